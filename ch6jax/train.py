@@ -201,7 +201,7 @@ def _sgd(loss, optimizer, params, train, validation, key, learning_rate, batch_s
 
     carry = ((params, opt_state), params, start, jnp.int32(0), jnp.int32(0), jnp.bool_(False),
              jnp.int32(0))
-    carry, (train_hist, val_hist) = jax.lax.scan(epoch_body, carry, jnp.arange(epochs))
+    carry, (train_hist, val_hist) = jax.lax.scan(epoch_body, carry, jnp.arange(epochs, dtype=jnp.int32))
     (last, _), best, _, best_epoch, _, stopped, ran = carry
     final = best if restore_best else last
     return SGDResult(final, History(train_hist, val_hist), best_epoch, ran,
