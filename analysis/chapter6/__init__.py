@@ -1,0 +1,14 @@
+"""The chapter's experiments, one module per topic; ``EXPERIMENTS`` is what ``reproduce`` walks.
+
+Each module has ``NAME``, ``TITLE``, ``ITEMS``, a ``Settings`` dataclass (defaults: the chapter's
+settings) and ``run(settings, key) -> Result``.
+"""
+
+from . import approximation, backprop, gates, perceptron, seven_segment, sgd, xor
+from ._base import Erratum, Result, check_settings, quick
+
+#: In the chapter's order.
+EXPERIMENTS = {m.NAME: m for m in (gates, perceptron, xor, backprop, sgd, seven_segment,
+                                    approximation)}
+
+__all__ = ["EXPERIMENTS", "Erratum", "Result", "check_settings", "quick"]

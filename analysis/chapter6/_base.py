@@ -1,0 +1,48 @@
+"""What every experiment returns, and how its settings are declared.
+
+An experiment module defines ``NAME``, ``TITLE``, ``ITEMS`` (the chapter ids it covers), a frozen
+``Settings`` dataclass whose defaults are the chapter's settings (and whose ``QUICK`` dict holds
+the reduced sizes of ``--quick``), and ``run(settings, key) -> Result``. The CLI builds each
+experiment's subcommand from its ``Settings`` fields, so adding an experiment adds a command.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, NamedTuple
+
+
+class Erratum(NamedTuple):
+    """A chapter number that the exact computation contradicts."""
+
+    item: str    # chapter id and place, e.g. "C3, Table 6.1"
+    claim: str   # what the chapter says
+    exact: str   # what the computation gives
+    reason: str  # why they differ
+
+
+class Result(NamedTuple):
+    """``numbers``: a nested dict merged into ``metrics.json``; ``figures``: name -> Figure;
+    ``errata``: list of :class:`Erratum`; ``summary``: one or two sentences for the report."""
+
+    numbers: dict[str, Any]
+    figures: dict[str, Any]
+    errata: list[Erratum]
+    summary: str = ""
+
+
+def check_settings(settings) -> None:
+    """Raise ``ValueError`` naming the field for a non-positive count or rate.
+
+    Fields named in ``settings.POSITIVE`` must be > 0; ints must be ints.
+    """
+    for field in dataclasses.fields(settings):
+        value = getattr(settings, field.name)
+        if field.name in getattr(settings, "POSITIVE", ()):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise ValueError(f"{field.name} must be positive, got {value!r}")
+
+
+def quick(settings_cls):
+    """The ``--quick`` settings of an experiment: its defaults with ``QUICK`` applied."""
+    return settings_cls(**getattr(settings_cls, "QUICK", {}))

@@ -1,0 +1,88 @@
+"""Matplotlib figures with one consistent look. No display is needed (Agg backend)."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.patches import Polygon  # noqa: E402
+
+#: Colours used across figures: the two classes, then lines.
+CLASS_COLORS = ("#1f77b4", "#d62728")
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#7f7f7f", "#8c564b")
+
+STYLE = {
+    "figure.dpi": 110,
+    "savefig.dpi": 110,
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "legend.frameon": False,
+}
+
+
+def figure(nrows: int = 1, ncols: int = 1, *, width: float = 4.0, height: float = 3.2, **kw):
+    """A figure of ``nrows x ncols`` panels in the house style; returns ``(fig, axes)``."""
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows),
+                                 squeeze=False, **kw)
+    for ax in axes.flat:
+        ax.grid(True, alpha=0.3)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    return fig, axes
+
+
+def png_bytes(fig) -> bytes:
+    """Render ``fig`` to PNG bytes and close it."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def decision_line(ax, w, b, xlim, **kw):
+    """Draw the line ``w . x + b = 0`` across ``xlim`` (vertical if ``w[1] == 0``)."""
+    w = np.asarray(w, float)
+    if abs(w[1]) > 1e-12:
+        xs = np.linspace(*xlim, 2)
+        ax.plot(xs, -(w[0] * xs + b) / w[1], **kw)
+    elif abs(w[0]) > 1e-12:
+        ax.axvline(-b / w[0], **kw)
+
+
+def scatter_classes(ax, x, t, labels=("+1", "-1"), values=(1, -1)):
+    """Scatter 2-D points of two classes with distinct markers (Fig 6.3's convention)."""
+    x, t = np.asarray(x), np.asarray(t)
+    for value, label, color, marker in zip(values, labels, CLASS_COLORS, ("o", "x")):
+        pts = x[t == value]
+        ax.scatter(pts[:, 0], pts[:, 1], c=color, marker=marker, s=45, label=label, zorder=3)
+
+
+# Seven-segment glyph geometry: segment a..g as polygons in a 1 x 2 box.
+_SEG = {
+    "a": [(0.15, 2.0), (0.85, 2.0), (0.75, 1.9), (0.25, 1.9)],
+    "b": [(0.9, 1.95), (0.9, 1.05), (0.8, 1.1), (0.8, 1.85)],
+    "c": [(0.9, 0.95), (0.9, 0.05), (0.8, 0.15), (0.8, 0.9)],
+    "d": [(0.15, 0.0), (0.85, 0.0), (0.75, 0.1), (0.25, 0.1)],
+    "e": [(0.1, 0.95), (0.1, 0.05), (0.2, 0.15), (0.2, 0.9)],
+    "f": [(0.1, 1.95), (0.1, 1.05), (0.2, 1.1), (0.2, 1.85)],
+    "g": [(0.15, 1.0), (0.25, 1.05), (0.75, 1.05), (0.85, 1.0), (0.75, 0.95), (0.25, 0.95)],
+}
+
+
+def seven_segment(ax, vector, *, on="#d62728", off="#eeeeee"):
+    """Draw a seven-segment glyph (segments a..g, 1 = lit) on ``ax``."""
+    for lit, name in zip(np.asarray(vector), "abcdefg"):
+        ax.add_patch(Polygon(_SEG[name], closed=True, color=on if lit > 0.5 else off))
+    ax.set_xlim(-0.05, 1.05)
+    ax.set_ylim(-0.1, 2.1)
+    ax.set_aspect("equal")
+    ax.axis("off")
