@@ -1,0 +1,155 @@
+"""A results folder: figures, ``metrics.json``, ``errata.md`` and a self-contained ``report.html``.
+
+Everything is rewritten after each experiment finishes, so a long run that is stopped keeps
+what it has done.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+from . import plots
+
+
+def jsonable(obj: Any) -> Any:
+    """Convert arrays and NumPy scalars to lists and Python numbers; NaN and inf to None."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, (np.ndarray, jax.Array)):
+        return jsonable(np.asarray(obj).tolist())
+    if isinstance(obj, (np.bool_, bool)):
+        return bool(obj)
+    if isinstance(obj, (np.integer, int)):
+        return int(obj)
+    if isinstance(obj, (np.floating, float)):
+        return float(obj) if math.isfinite(obj) else None
+    return obj
+
+
+def deep_merge(into: dict, new: dict) -> dict:
+    """Merge nested dict ``new`` into ``into`` (in place) and return it."""
+    for k, v in new.items():
+        if isinstance(v, dict) and isinstance(into.get(k), dict):
+            deep_merge(into[k], v)
+        else:
+            into[k] = v
+    return into
+
+
+def atomic_write(path: Path, data: bytes | str) -> None:
+    """Write then rename, so a reader never sees half a file."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data.encode() if isinstance(data, str) else data)
+    os.replace(tmp, path)
+
+
+def environment() -> dict[str, Any]:
+    devices = jax.devices()
+    return {
+        "jax": jax.__version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "backend": jax.default_backend(),
+        "devices": [str(d) for d in devices],
+        "default_float": "float64" if jax.config.jax_enable_x64 else "float32",
+    }
+
+
+def errata_markdown(errata) -> str:
+    lines = ["# Errata", "",
+             "Numbers in the chapter that the exact computation contradicts.", "",
+             "| item | the chapter says | exact value | why |", "|---|---|---|---|"]
+    for e in errata:
+        cells = (e.item, e.claim, e.exact, e.reason)
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    if not errata:
+        lines.append("| (none in the experiments run) | | | |")
+    return "\n".join(lines) + "\n"
+
+
+_CSS = """
+body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;color:#222;line-height:1.4}
+h1{font-size:1.6em} h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:2em}
+.items{color:#666;font-size:.9em} .summary{font-size:1.05em}
+.section{display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start}
+.section img{max-width:100%;border:1px solid #eee}
+details pre{background:#f7f7f7;padding:.6em;max-height:24em;overflow:auto;font-size:.8em}
+table{border-collapse:collapse;font-size:.9em} td,th{border:1px solid #ddd;padding:.3em .5em;
+vertical-align:top} th{background:#f3f3f3}
+"""
+
+
+def report_html(sections: list[dict], errata, env: dict, title: str) -> str:
+    """One page: a section per experiment (summary, figures, numbers), errata, environment."""
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
+             f"</title><style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>"]
+    for s in sections:
+        parts.append(f"<h2 id='{s['name']}'>{html.escape(s['title'])}</h2>"
+                     f"<div class='items'>Chapter items: {', '.join(s['items'])} &middot; "
+                     f"{s['seconds']:.1f} s</div><p class='summary'>{html.escape(s['summary'])}"
+                     "</p><div class='section'>")
+        for name, png in s["figures"].items():
+            b64 = base64.b64encode(png).decode()
+            parts.append(f"<figure><img alt='{name}' src='data:image/png;base64,{b64}'>"
+                         f"<figcaption>{html.escape(name)}</figcaption></figure>")
+        numbers = json.dumps(jsonable(s["numbers"]), indent=1)
+        parts.append(f"</div><details><summary>numbers</summary><pre>{html.escape(numbers)}"
+                     "</pre></details>")
+    parts.append("<h2 id='errata'>Errata</h2><table><tr><th>item</th><th>the chapter says</th>"
+                 "<th>exact value</th><th>why</th></tr>")
+    for e in errata:
+        parts.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in e) + "</tr>")
+    parts.append("</table><h2 id='environment'>Environment</h2><table>")
+    for k, v in env.items():
+        parts.append(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>")
+    parts.append("</table></body></html>")
+    return "".join(parts)
+
+
+class ResultsFolder:
+    """Accumulates experiments' results and rewrites the folder's files after each one."""
+
+    def __init__(self, out: str | Path, *, title: str = "ch6jax: Chapter 6 reproduced",
+                 run_info: dict | None = None):
+        self.out = Path(out)
+        (self.out / "figures").mkdir(parents=True, exist_ok=True)
+        self.title = title
+        self.metrics: dict[str, Any] = {}
+        self.errata: list = []
+        self.sections: list[dict] = []
+        self.env = environment() | (run_info or {})
+
+    def add(self, module, result, seconds: float) -> None:
+        pngs = {}
+        for name, fig in result.figures.items():
+            pngs[name] = plots.png_bytes(fig)
+            atomic_write(self.out / "figures" / f"{name}.png", pngs[name])
+        deep_merge(self.metrics, jsonable(result.numbers))
+        self.errata.extend(result.errata)
+        self.sections.append({"name": module.NAME, "title": module.TITLE,
+                              "items": list(module.ITEMS), "summary": result.summary,
+                              "numbers": result.numbers, "figures": pngs, "seconds": seconds})
+        self.write()
+
+    def write(self) -> None:
+        metrics = dict(self.metrics, environment=self.env,
+                       errata=[e._asdict() for e in self.errata])
+        atomic_write(self.out / "metrics.json",
+                     json.dumps(jsonable(metrics), indent=2, allow_nan=False))
+        atomic_write(self.out / "errata.md", errata_markdown(self.errata))
+        atomic_write(self.out / "report.html",
+                     report_html(self.sections, self.errata, self.env, self.title))
