@@ -1,0 +1,93 @@
+"""The command line as a user meets it: a real subprocess with the default (float32) config."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from analysis import cli
+from analysis.chapter6 import EXPERIMENTS
+
+
+def ch6jax(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "analysis.cli", *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def quick_results(tmp_path_factory):
+    out = tmp_path_factory.mktemp("results")
+    proc = ch6jax("reproduce", "--quick", "--out", str(out), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+def test_reproduce_writes_every_figure_and_file(quick_results):
+    figures = {p.stem for p in (quick_results / "figures").glob("*.png")}
+    assert {"fig6_2_gates", "fig6_3_perceptron", "fig6_4_6_6_xor", "fig6_9_seven_segment",
+            "fig6_10_approximation", "algorithm_6_1_sgd", "backprop_check"} <= figures
+    for p in (quick_results / "figures").glob("*.png"):
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    html = (quick_results / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == len(figures)  # self-contained
+    assert "Errata" in html and "Environment" in html
+
+
+def test_metrics_hold_the_exact_values(quick_results):
+    m = json.loads((quick_results / "metrics.json").read_text())
+    p = m["perceptron"]["table_6_1"]
+    assert p["epochs_to_converge"] == 6
+    assert p["w"] == pytest.approx([-0.45, -0.06], abs=1e-9)
+    assert p["b"] == pytest.approx(1.6, abs=1e-9)
+    assert p["first_update"]["w"] == pytest.approx([-1.13, -0.78], abs=1e-12)
+    assert p["first_update"]["b"] == pytest.approx(-0.8, abs=1e-12)
+    assert m["xor"]["perceptron"]["separable"] is False
+    assert m["xor"]["two_layer_skip"]["correct"] == 4
+    assert m["seven_segment"]["standard_accuracy"] == 1.0
+    irregular = m["seven_segment"]["irregular"]
+    assert len(irregular) >= 10
+    assert all({"segments", "label", "predicted", "probabilities"} <= set(g) for g in irregular)
+    assert all(sum(g["probabilities"]) == pytest.approx(1.0, abs=1e-5) for g in irregular)
+    for name in ("x2", "abs", "tanh", "step"):
+        assert 0 <= m["uat"][name]["test_mse"] < 0.05
+    assert m["backprop"]["classification_7_18_10"]["max_rel_vs_autodiff"] < 1e-10
+    assert m["environment"]["default_float"] == "float32"
+
+
+def test_errata_lists_the_perceptron_claim(quick_results):
+    errata = (quick_results / "errata.md").read_text()
+    assert "about 500 epochs" in errata and "w = (-0.45, -0.06)" in errata
+
+
+def test_single_experiment_with_user_settings(tmp_path):
+    proc = ch6jax("perceptron", "--eta", "1.0", "--shuffle-seed", "3", "--out", str(tmp_path),
+                  "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    m = json.loads((tmp_path / "metrics.json").read_text())["perceptron"]["table_6_1"]
+    assert m["settings"]["eta"] == 1.0 and m["converged"]
+    assert m["training_errors"] == 0
+    # the errata only compare the chapter's own setup
+    assert "500 epochs" not in (tmp_path / "errata.md").read_text()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["reproduce", "--only", "nosuch"], "unknown experiment(s) ['nosuch']"),
+    (["reproduce", "--seed", "minus"], "argument --seed: invalid int value"),
+    (["reproduce", "--seed", "-1"], "seed must be a non-negative integer"),
+    (["seven_segment", "--steps", "0"], "steps must be positive"),
+    (["sgd", "--learning-rate", "-0.5"], "learning_rate must be positive"),
+    (["nosuch"], "invalid choice"),
+])
+def test_bad_input_exits_nonzero_with_one_line(args, message, tmp_path):
+    proc = ch6jax(*args, "--out", str(tmp_path / "r"), cwd=tmp_path) if args[0] != "nosuch" \
+        else ch6jax(*args)
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], proc.stderr
+
+
+def test_list_names_every_experiment(capsys):
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in EXPERIMENTS)
