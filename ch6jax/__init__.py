@@ -14,8 +14,8 @@ Example:
   ...                                 learning_rate=0.5, steps=2000)
 """
 
-from . import backprop, data, losses, mlp, neurons, perceptron, train
+from . import backprop, data, ensemble, losses, mlp, neurons, perceptron, train
 from .mlp import MLP
 
-__all__ = ["MLP", "backprop", "data", "losses", "mlp", "neurons", "perceptron", "train"]
+__all__ = ["MLP", "backprop", "data", "ensemble", "losses", "mlp", "neurons", "perceptron", "train"]
 __version__ = "0.1.0"

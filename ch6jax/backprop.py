@@ -12,18 +12,42 @@ the chapter's recursion from the output to the input:
   ``delta_j = dL/dh_j * sigma'(z_j)``, with ``sigma' = h (1 - h)`` for the sigmoid (6.29)-(6.30),
   ``1 - h^2`` for tanh, ``[z > 0]`` for relu, 1 for identity and 0 for the step.
 
-All of this is checked against ``jax.grad`` and finite differences in the tests.
+The equations are written once. A :class:`Layout` says how a layer's three products are
+computed: :data:`SINGLE` for one network (``x @ w``), and ``ch6jax.ensemble.MEMBERS`` for many
+networks trained in lockstep with the member axis last. Everything is checked against
+``jax.grad`` and finite differences in the tests.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
-from .mlp import ACTIVATIONS, MLP, OUTPUTS
+from .mlp import ACTIVATIONS, MLP
 from .types import Batch, Params
+
+
+class Layout(NamedTuple):
+    """How one layer's products are computed, for activations ``a`` and weights ``w``.
+
+    ``dense(a, w)`` is ``a @ w`` (the net input, (6.11)); ``back(delta, w)`` is
+    ``delta @ w^T`` (6.28); ``weight_grad(a, delta)`` is ``a^T @ delta``, summed over samples
+    ((6.26), (6.31)). ``class_axis`` is the axis of output units, and ``targets(t)`` brings
+    targets ``(N, K)`` to the layout's shape of outputs.
+    """
+
+    dense: Callable
+    back: Callable
+    weight_grad: Callable
+    class_axis: int
+    targets: Callable
+
+
+#: One network: activations ``(N, units)``, weights ``(fan_in, fan_out)``.
+SINGLE = Layout(dense=lambda a, w: a @ w, back=lambda d, w: d @ w.T,
+                weight_grad=lambda a, d: a.T @ d, class_axis=-1, targets=lambda t: t)
 
 
 class Cache(NamedTuple):
@@ -35,17 +59,23 @@ class Cache(NamedTuple):
     y: jax.Array
 
 
-def forward(net: MLP, params: Params, x: jax.Array) -> Cache:
+def _output(name: str, a: jax.Array, axis: int) -> jax.Array:
+    if name == "softmax":
+        return jax.nn.softmax(a, axis=axis)           # (6.34)
+    return jax.nn.sigmoid(a) if name == "sigmoid" else a
+
+
+def forward(net: MLP, params: Params, x: jax.Array, layout: Layout = SINGLE) -> Cache:
     """The forward pass (6.22) with its cache. ``x``: shape ``(N, D)``."""
     act = ACTIVATIONS[net.activation]
     inputs = [x]
     for layer in params["layers"][:-1]:
-        inputs.append(act(inputs[-1] @ layer["w"] + layer["b"]))
+        inputs.append(act(layout.dense(inputs[-1], layer["w"]) + layer["b"]))   # (6.11)
     last = params["layers"][-1]
-    a = inputs[-1] @ last["w"] + last["b"]
+    a = layout.dense(inputs[-1], last["w"]) + last["b"]                          # (6.33)
     if "skip" in params:
-        a = a + x @ params["skip"]["w"]
-    return Cache(inputs, a, OUTPUTS[net.output](a))
+        a = a + layout.dense(x, params["skip"]["w"])
+    return Cache(inputs, a, _output(net.output, a, layout.class_axis))
 
 
 def _activation_derivative(activation: str, h: jax.Array) -> jax.Array:
@@ -61,37 +91,39 @@ def _activation_derivative(activation: str, h: jax.Array) -> jax.Array:
     return jnp.zeros_like(h)  # step: flat almost everywhere
 
 
-def output_error(net: MLP, cache: Cache, t: jax.Array) -> jax.Array:
-    """``delta = dL/da`` per sample, shape ``(N, K)``, for the per-sample loss (unreduced)."""
+def output_error(net: MLP, cache: Cache, t: jax.Array, layout: Layout = SINGLE) -> jax.Array:
+    """``delta = dL/da`` per sample, shaped like the outputs, for the unreduced loss."""
     y = cache.y
     if t.ndim == 1:  # integer class labels
-        t = jax.nn.one_hot(t, y.shape[-1], dtype=y.dtype)
-    diff = y - t
+        t = jax.nn.one_hot(t, y.shape[layout.class_axis], dtype=y.dtype)
+    diff = y - layout.targets(t)
     if net.loss_name in ("cross_entropy", "binary_cross_entropy") or net.output == "identity":
         return diff  # (6.24), (6.40): the same form for regression and classification
     if net.output == "sigmoid":
         return diff * y * (1 - y)
     # softmax + squared error: J^T (y - t) with J = diag(y) - y y^T (6.38)-(6.39)
-    return y * (diff - jnp.sum(y * diff, axis=-1, keepdims=True))
+    return y * (diff - jnp.sum(y * diff, axis=layout.class_axis, keepdims=True))
 
 
-def backward(net: MLP, params: Params, cache: Cache, t: jax.Array) -> Params:
+def backward(net: MLP, params: Params, cache: Cache, t: jax.Array,
+             layout: Layout = SINGLE) -> Params:
     """The backward pass: gradients of ``net.loss`` for every parameter, same pytree as ``params``."""
-    delta = delta_out = output_error(net, cache, t)
+    delta = output_error(net, cache, t, layout)
     if net.reduction == "mean":
-        delta = delta_out = delta / delta.shape[0]
+        delta = delta / delta.shape[0]
+    delta_out = delta
     layers = params["layers"]
     grads = [None] * len(layers)
     for l in range(len(layers) - 1, -1, -1):
         a_in = cache.inputs[l]
-        grads[l] = {"w": a_in.T @ delta,          # (6.26), (6.31): error times input
-                    "b": delta.sum(axis=0)}       # (6.27), (6.32)
+        grads[l] = {"w": layout.weight_grad(a_in, delta),   # (6.26), (6.31): error times input
+                    "b": delta.sum(axis=0)}                  # (6.27), (6.32)
         if l > 0:
-            back = delta @ layers[l]["w"].T       # (6.28)
+            back = layout.back(delta, layers[l]["w"])        # (6.28)
             delta = back * _activation_derivative(net.activation, a_in)   # (6.29)-(6.30)
     out = {"layers": grads}
-    if "skip" in params:
-        out["skip"] = {"w": cache.inputs[0].T @ delta_out}  # the skip weights feed the output
+    if "skip" in params:  # the skip weights feed the output directly from x
+        out["skip"] = {"w": layout.weight_grad(cache.inputs[0], delta_out)}
     return out
 
 
