@@ -170,8 +170,9 @@ def ours_ensemble(seeds: int, steps: int, devices):
 
     def run(keys):
         params = ensemble.shard(ensemble.init(net, keys), devices)
+        # like the peers, no per-step loss history: only the final losses are kept
         return ensemble.gradient_descent(net, params, (x, t), learning_rate=LEARNING_RATE,
-                                         steps=steps).final_loss
+                                         steps=steps, record_loss=False).final_loss
 
     return run
 

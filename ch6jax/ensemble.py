@@ -117,29 +117,31 @@ def loss(net: MLP, params: Params, batch: Batch) -> jax.Array:
 
 class EnsembleGDResult(NamedTuple):
     """``params`` after the last step (member axis last); ``loss`` (steps, S): each member's
-    loss before each step; ``final_loss`` (S,): after the last step."""
+    loss before each step (None unless recorded); ``final_loss`` (S,): after the last step."""
 
     params: Params
     loss: jax.Array
     final_loss: jax.Array
 
 
-@partial(jax.jit, static_argnames=("net", "steps"))
-def _gradient_descent(net, params, batch, learning_rate, steps):
+@partial(jax.jit, static_argnames=("net", "steps", "record_loss"))
+def _gradient_descent(net, params, batch, learning_rate, steps, record_loss):
     x, t = batch
 
     def body(params, _):
         cache = backprop.forward(net, params, x, MEMBERS)
         grads = backprop.backward(net, params, cache, t, MEMBERS)
         params = jax.tree.map(lambda p, g: p - learning_rate * g, params, grads)   # (6.18)
-        return params, _loss_from_cache(net, cache, t)
+        # Backprop needs only y - t, not the loss itself; evaluating it costs about a third
+        # of a step, so it is computed only when asked for.
+        return params, _loss_from_cache(net, cache, t) if record_loss else None
 
     params, history = jax.lax.scan(body, params, None, length=steps)
     return EnsembleGDResult(params, history, loss(net, params, batch))
 
 
 def gradient_descent(net: MLP, params: Params, batch: Batch, *, learning_rate: float,
-                     steps: int) -> EnsembleGDResult:
+                     steps: int, record_loss: bool = True) -> EnsembleGDResult:
     """Full-batch gradient descent (6.18) of every member at once, by backpropagation.
 
     Args:
@@ -148,13 +150,17 @@ def gradient_descent(net: MLP, params: Params, batch: Batch, *, learning_rate: f
       batch: ``(x (N, D), t (N, K) or integer labels (N,))``, shared by all members.
       learning_rate: eta > 0 (a scalar, or an array of shape (S,) for one rate per member).
       steps: number of updates.
+      record_loss: record every member's loss before each step (``loss``); False skips that
+        work and returns ``loss=None`` (``final_loss`` is always computed).
     """
     net.check_batch(batch)
     _checks.positive("steps", steps, integer=True)
-    lr = np.asarray(learning_rate) if not _checks.is_traced(learning_rate) else learning_rate
-    if not _checks.is_traced(lr) and (not np.all(np.isfinite(lr)) or np.any(lr <= 0)):
-        raise ValueError(f"learning_rate must be positive, got {learning_rate!r}")
-    return _gradient_descent(net, params, batch, jnp.asarray(learning_rate), steps)
+    if not _checks.is_traced(learning_rate):
+        lr = np.asarray(learning_rate, dtype=float)
+        if lr.size == 0 or not np.all(np.isfinite(lr)) or np.any(lr <= 0):
+            raise ValueError(f"learning_rate must be positive, got {learning_rate!r}")
+    return _gradient_descent(net, params, batch, jnp.asarray(learning_rate), steps,
+                             bool(record_loss))
 
 
 def shard(params: Params, devices=None) -> Params:

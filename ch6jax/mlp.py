@@ -110,8 +110,18 @@ def check_sizes(sizes) -> tuple[int, ...]:
     return sizes
 
 
+def _check_input(params: Params, x: jax.Array) -> None:
+    # Shapes are static, so this check costs nothing under jit and names the mismatch before
+    # XLA's matmul shape error would.
+    d = params["layers"][0]["w"].shape[0]
+    if getattr(x, "ndim", 0) < 1 or x.shape[-1] != d:
+        raise ValueError(f"x must have {d} features on its last axis (the network's input "
+                         f"size), got shape {tuple(getattr(x, 'shape', ()))}")
+
+
 def hidden(params: Params, x: jax.Array, *, activation: str = "sigmoid") -> list[jax.Array]:
     """The hidden activations ``[h_1, ..., h_L]``, each of shape ``(N, M_l)`` (6.11)."""
+    _check_input(params, x)
     act = ACTIVATIONS[activation]
     h, out = x, []
     for layer in params["layers"][:-1]:

@@ -37,6 +37,10 @@ def test_members_follow_exactly_the_single_network_trajectory(net):
             np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(fit.loss[:, s], single.loss, rtol=1e-10)
         np.testing.assert_allclose(fit.final_loss[s], single.final_loss, rtol=1e-10)
+    quiet = ensemble.gradient_descent(net, params, batch, learning_rate=0.3, steps=40,
+                                      record_loss=False)
+    assert quiet.loss is None
+    np.testing.assert_array_equal(quiet.final_loss, fit.final_loss)
 
 
 @pytest.mark.parametrize("net", CONFIGS, ids=lambda n: f"{n.activation}-{n.output}")

@@ -103,3 +103,9 @@ def test_check_batch_names_the_problem():
     with pytest.raises(ValueError, match=r"batch t must have shape \(N, 10\)"):
         net.check_batch((jnp.zeros((10, 7)), jnp.zeros((10, 9))))
     net.check_batch((jnp.zeros((10, 7)), jnp.arange(10)))  # integer labels are fine
+
+
+def test_wrong_input_width_is_named():
+    p = mlp.init(jax.random.key(0), (3, 4, 2))
+    with pytest.raises(ValueError, match=r"x must have 3 features .* got shape \(5, 2\)"):
+        mlp.apply(p, jnp.ones((5, 2)))

@@ -47,6 +47,8 @@ def run(settings: Settings, key: jax.Array) -> Result:
         sep = perceptron.separability(x, t)
         x, t = np.asarray(x), np.asarray(t)
     w, b = np.asarray(r.w), float(r.b)
+    same_setup = (settings.w1, settings.w2, settings.b, settings.eta) == (
+        *CHAPTER_W0, CHAPTER_B0, CHAPTER_ETA) and settings.shuffle_seed < 0
     margins = t * (x @ w + b)
     chapter_margins = t * (x @ np.array(CHAPTER_FINAL["w"]) + CHAPTER_FINAL["b"])
     numbers = {
@@ -62,6 +64,18 @@ def run(settings: Settings, key: jax.Array) -> Result:
         "lp_margin": sep.margin,
         "settings": dataclasses.asdict(settings),
     }
+    if same_setup:  # the worked example's arithmetic, checked
+        w0 = np.array(CHAPTER_W0)
+        checks = [
+            ("sample 1 net input w.x + b", 0.65, float(x[0] @ w0 + CHAPTER_B0)),
+            ("sample 2 net input w.x + b", 9.65, float(x[1] @ w0 + CHAPTER_B0)),
+            ("w after sample 2", [-1.13, -0.78], ups["w"][0].round(12).tolist()),
+            ("b after sample 2", -0.8, round(float(ups["b"][0]), 12)),
+        ]
+        numbers["chapter_checks"] = [
+            {"claim": c, "chapter": book, "exact": exact,
+             "agrees": bool(np.allclose(book, exact, rtol=0, atol=1e-9))}
+            for c, book, exact in checks]
 
     fig, axes = plots.figure(1, 2, width=4.2, height=3.6)
     ax = axes[0, 0]
@@ -85,8 +99,6 @@ def run(settings: Settings, key: jax.Array) -> Result:
     ax.legend(fontsize=7)
 
     errata = []
-    same_setup = (settings.w1, settings.w2, settings.b, settings.eta) == (
-        *CHAPTER_W0, CHAPTER_B0, CHAPTER_ETA) and settings.shuffle_seed < 0
     if same_setup and r.converged:
         errata.append(Erratum(
             "C3, Table 6.1 worked example",

@@ -38,7 +38,8 @@ def run(settings: Settings, key: jax.Array) -> Result:
     p_std = np.asarray(net.apply(fit.params, x))
     p_irr = np.asarray(net.apply(fit.params, xi))
     pred_std, pred_irr = p_std.argmax(1), p_irr.argmax(1)
-    irregular = [{"segments": data.vector_to_segments(v), "label": int(lab),
+    irregular = [{"segments": np.asarray(v).astype(int).tolist(),
+                  "lit": data.vector_to_segments(v), "label": int(lab),
                   "predicted": int(pr), "probabilities": np.round(p, 6).tolist(),
                   "description": d}
                  for v, lab, pr, p, d in zip(np.asarray(xi), np.asarray(li), pred_irr, p_irr, why)]
