@@ -84,9 +84,9 @@ def run(settings: Settings, key: jax.Array) -> Result:
                         label=f"learned: {w[0]:.2f} x1 + {w[1]:.2f} x2 + {b:.2f} = 0")
     plots.decision_line(ax, CHAPTER_FINAL["w"], CHAPTER_FINAL["b"], (0, 10), color="gray",
                         ls="--", lw=1, label="chapter's claimed end point")
-    ax.set(title="Fig 6.3: Table 6.1 and the learned boundary", xlabel="x1", ylabel="x2",
+    ax.set(title="Fig 6.3: Table 6.1, learned boundary", xlabel="x1", ylabel="x2",
            xlim=(0, 10), ylim=(0, 10))
-    ax.legend(fontsize=7, loc="upper right")
+    ax.legend(fontsize=7, loc="lower right")
     ax = axes[0, 1]
     steps = np.arange(1, len(ups["b"]) + 1)
     ax.plot(steps, ups["w"][:, 0], marker=".", label="w1")
@@ -94,7 +94,7 @@ def run(settings: Settings, key: jax.Array) -> Result:
     ax.plot(steps, ups["b"], marker=".", label="b")
     for e in np.unique(ups["epoch"])[1:]:
         ax.axvline(np.argmax(ups["epoch"] == e) + 0.5, color="gray", lw=0.5, alpha=0.5)
-    ax.set(title=f"Parameters after each update (converged: epoch {numbers['epochs_to_converge']})",
+    ax.set(title=f"After each update (no update in epoch {numbers['epochs_to_converge']})",
            xlabel="update", ylabel="value")
     ax.legend(fontsize=7)
 
