@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import zlib
 from pathlib import Path
@@ -22,7 +23,6 @@ def experiment_key(seed: int, name: str) -> jax.Array:
 def settings_for(name: str, *, quick_mode: bool = False, overrides: dict | None = None):
     module = EXPERIMENTS[name]
     base = quick(module.Settings) if quick_mode else module.Settings()
-    import dataclasses
     settings = dataclasses.replace(base, **(overrides or {}))
     check_settings(settings)
     return settings
