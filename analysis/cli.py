@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import sys
 
 from .chapter6 import EXPERIMENTS
@@ -44,6 +45,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("list", help="list the experiments")
 
+    from .studies import STUDIES  # light: defines functions, runs nothing
+
+    seeds = sub.add_parser("seeds", help="run a seed study over many seeds",
+                           description="Run STUDY over --seeds seeds in chunks, saving each "
+                                       "chunk as it finishes; --resume continues a stopped run.")
+    seeds.add_argument("study", choices=list(STUDIES), help="which study")
+    seeds.add_argument("--seeds", type=int, default=1000, help="number of seeds (default 1000)")
+    seeds.add_argument("--chunk", type=int, default=1024,
+                       help="seeds per compiled call (default 1024); results do not depend on it")
+    seeds.add_argument("--block", type=int, default=32,
+                       help="seeds per vmap inside a call (default 32; part of the study's "
+                            "identity)")
+    seeds.add_argument("--root-seed", type=int, default=0, help="seed i uses fold_in(root, i)")
+    seeds.add_argument("--out", required=True, help="folder for chunks, manifest, table, figure")
+    seeds.add_argument("--resume", action="store_true", help="continue the study in --out")
+    seeds.add_argument("--devices", type=int, default=None,
+                       help="use this many devices (on a CPU: host devices, one per core)")
+    seeds.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
+                       help="study config, e.g. --set steps=3000 learning_rate=0.1")
+    seeds.add_argument("--quiet", action="store_true", help="no progress bar")
+
     for name, module in EXPERIMENTS.items():
         doc = (module.Settings.__doc__ or "").strip()
         p = sub.add_parser(name, help=module.TITLE, description=f"{module.TITLE}. {doc}")
@@ -61,6 +83,12 @@ def main(argv=None) -> int:
         for name, module in EXPERIMENTS.items():
             print(f"{name:15s} {', '.join(module.ITEMS):10s} {module.TITLE}")
         return 0
+    if args.command == "seeds":
+        try:
+            return _seeds(args)
+        except ValueError as err:
+            print(f"ch6jax: error: {err}", file=sys.stderr)
+            return 2
     from .reproduce import reproduce  # imports JAX: keep `--help` and `list` fast
 
     if args.command == "reproduce":
@@ -80,6 +108,74 @@ def main(argv=None) -> int:
         print(f"wrote {folder.out}/report.html, metrics.json, errata.md and "
               f"{len(list((folder.out / 'figures').glob('*.png')))} figures")
     return 0
+
+
+def _parse_config(pairs, defaults: dict) -> dict:
+    config = dict(defaults)
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or key not in defaults:
+            raise ValueError(f"--set expects KEY=VALUE with KEY one of {sorted(defaults)}, "
+                             f"got {pair!r}")
+        kind = type(defaults[key])
+        try:
+            config[key] = kind(value)
+        except ValueError:
+            raise ValueError(f"--set {key} must be {kind.__name__}, got {value!r}") from None
+    return config
+
+
+def _seeds(args) -> int:
+    import os
+
+    if args.devices is not None:
+        if args.devices < 1:
+            raise ValueError(f"--devices must be at least 1, got {args.devices}")
+        # JAX reads this once, at import: a CPU then shows one device per requested core.
+        flags = os.environ.get("XLA_FLAGS", "")
+        if "xla_force_host_platform_device_count" not in flags:
+            os.environ["XLA_FLAGS"] = (
+                f"{flags} --xla_force_host_platform_device_count={args.devices}").strip()
+    import jax
+
+    from . import seeds
+    from .chapter6 import seed_studies
+    from .report import atomic_write, jsonable
+    from .studies import STUDIES
+
+    fn, defaults = STUDIES[args.study]
+    config = _parse_config(args.set, defaults)
+    devices = jax.local_devices()
+    if args.devices is not None:
+        if args.devices > len(devices):
+            raise ValueError(f"--devices {args.devices} asked for, but only {len(devices)} "
+                             f"are available")
+        devices = devices[: args.devices]
+    table = seeds.run_study(fn, args.seeds, config=config, chunk=args.chunk, block=args.block,
+                            root_seed=args.root_seed, devices=devices, out=args.out,
+                            resume=args.resume, progress=not args.quiet, name=args.study)
+    from pathlib import Path
+
+    out = Path(args.out)
+    atomic_write(out / "table.npz", _npz_bytes(table.to_numpy()))
+    summary = seed_studies.summarise(args.study, table) if config == defaults else {
+        "seeds": len(table), "non_finite": int((~table.finite).sum()), "config": config}
+    atomic_write(out / "summary.json", json.dumps(jsonable(summary), indent=2))
+    if not args.quiet:
+        print(json.dumps(jsonable(summary), indent=2))
+        n_chunks = len(list((out / "chunks").glob("*.npz")))
+        print(f"wrote {out}/table.npz, summary.json, manifest.json and {n_chunks} chunk files")
+    return 0
+
+
+def _npz_bytes(arrays: dict) -> bytes:
+    import io
+
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import time
 import zlib
 from pathlib import Path
@@ -56,7 +57,10 @@ def reproduce(out: str | Path, *, names=None, seed: int = 0, quick_mode: bool = 
     for name in bar:
         bar.set_description(name)
         start = time.perf_counter()
-        result = EXPERIMENTS[name].run(all_settings[name], experiment_key(seed, name))
+        run = EXPERIMENTS[name].run
+        extra = {"progress": progress} if "progress" in inspect.signature(run).parameters else {}
+        result = run(all_settings[name], experiment_key(seed, name),
+                     workdir=folder.out / "work", **extra)
         seconds = time.perf_counter() - start
         folder.add(EXPERIMENTS[name], result, seconds)
         if progress:

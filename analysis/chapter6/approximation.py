@@ -50,7 +50,7 @@ def fit_best(net: MLP, batch, key, settings: Settings):
     return jax.tree.map(lambda a: a[best], params), losses
 
 
-def run(settings: Settings, key: jax.Array) -> Result:
+def run(settings: Settings, key: jax.Array, workdir=None) -> Result:
     net = MLP((1, settings.hidden, 1), activation="sigmoid", output="identity")
     numbers, fig_data = {}, {}
     for i, name in enumerate(data.TARGETS):

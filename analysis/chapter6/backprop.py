@@ -44,7 +44,7 @@ def _cases(key):
     }
 
 
-def run(settings: Settings, key: jax.Array) -> Result:
+def run(settings: Settings, key: jax.Array, workdir=None) -> Result:
     numbers, pairs = {}, {}
     with jax.enable_x64(True):
         for name, (net, batch, k) in _cases(key).items():

@@ -27,7 +27,7 @@ class Settings:
     POSITIVE = ("eta", "hebb_steps")
 
 
-def run(settings: Settings, key: jax.Array) -> Result:
+def run(settings: Settings, key: jax.Array, workdir=None) -> Result:
     x, _ = data.logic("AND")
     numbers = {}
     fig, axes = plots.figure(1, 3, width=3.2, height=3.0)

@@ -36,7 +36,7 @@ class Settings:
     POSITIVE = ("eta", "max_epochs")
 
 
-def run(settings: Settings, key: jax.Array) -> Result:
+def run(settings: Settings, key: jax.Array, workdir=None) -> Result:
     # float64: the trace is compared with hand arithmetic, so keep it free of rounding.
     with jax.enable_x64(True):
         x, t = data.table_6_1(jnp.float64)

@@ -29,7 +29,7 @@ class Settings:
     POSITIVE = ("hidden", "learning_rate", "steps")
 
 
-def run(settings: Settings, key: jax.Array) -> Result:
+def run(settings: Settings, key: jax.Array, workdir=None) -> Result:
     x, labels = data.seven_segment()
     xi, li, why = data.seven_segment_irregular()
     net = MLP((7, settings.hidden, 10), activation="sigmoid", output="softmax")

@@ -46,7 +46,7 @@ def make_data(key, n, noise):
     return x, jnp.sin(3 * x) + noise * jax.random.normal(kn, (n, 1))
 
 
-def run(settings: Settings, key: jax.Array) -> Result:
+def run(settings: Settings, key: jax.Array, workdir=None) -> Result:
     if settings.batch_size > settings.n_train:
         raise ValueError(f"batch_size must be at most n_train ({settings.n_train}), "
                          f"got {settings.batch_size}")

@@ -34,7 +34,7 @@ class Settings:
     POSITIVE = ("eta", "max_epochs")
 
 
-def run(settings: Settings, key: jax.Array) -> Result:
+def run(settings: Settings, key: jax.Array, workdir=None) -> Result:
     x, t01 = data.logic("XOR")
     t = data.to_pm1(t01)
     r = perceptron.train(x, t, jnp.zeros(2), 0.0, eta=settings.eta,

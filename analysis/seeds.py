@@ -1,0 +1,344 @@
+"""Batch random-seed studies: one pure function of a key, run over thousands of seeds (C14).
+
+``run_study(study, n_seeds, ...)`` evaluates ``study(key, **config) -> pytree of results`` for
+seeds ``0 .. n_seeds - 1``, seed ``i`` getting ``jax.random.fold_in(jax.random.key(root), i)``.
+
+How the work is cut, and why the answer does not depend on the cut:
+
+* A **block** of ``block`` seeds is one ``vmap`` of ``study``. Blocks are the unit XLA compiles:
+  every seed is always computed inside a block of exactly that size, so its bits do not
+  depend on how many seeds run beside it. (A plain ``vmap`` over a chunk of any size does not
+  have this property: XLA's loops split differently and the last bits change.)
+* A **chunk** of ``chunk`` seeds is one compiled call: ``lax.map`` over its blocks, with the
+  blocks spread over the local devices (a leading device axis, sharded with a
+  ``NamedSharding``). Chunks are padded to whole blocks per device, so the call compiles once;
+  memory is bounded by the chunk.
+* **Processes** (``jax.distributed``) take chunks in turn (chunk ``c`` goes to process
+  ``c mod P``) and the results are gathered with ``process_allgather``.
+
+So results are bitwise identical for the same seeds whatever the chunk size, the number of
+devices and the number of processes (the tests check all three); only ``block`` (recorded in
+the manifest) and the JAX version matter.
+
+Persistence: with ``out``, each finished chunk is written atomically (write, then rename) to
+``out/chunks/`` and ``out/manifest.json`` records the study, its config, the root seed, the
+block, the JAX version and how many seeds are done. ``resume=True`` continues a stopped run,
+computing only the seeds that no chunk file holds; a different study, config, root seed, block
+or JAX version is refused, never mixed.
+
+Failure isolation: a seed whose results hold a non-finite value is flagged ``finite = False``
+in its row; the other seeds are unaffected (each seed's computation is independent).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from functools import partial
+from pathlib import Path
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+MANIFEST_FORMAT = 1
+
+
+class SeedTable(NamedTuple):
+    """One row per seed: ``seed`` (n,), ``finite`` (n,) and ``columns`` name -> (n, ...)."""
+
+    seed: np.ndarray
+    finite: np.ndarray
+    columns: dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.seed)
+
+    def to_numpy(self) -> dict[str, np.ndarray]:
+        return {"seed": self.seed, "finite": self.finite, **self.columns}
+
+    def to_pandas(self):
+        """A DataFrame (pandas must be installed): scalar results as columns, array results
+        as columns of per-seed arrays."""
+        import pandas as pd
+
+        frame = {"seed": self.seed, "finite": self.finite}
+        for name, values in self.columns.items():
+            frame[name] = values if values.ndim == 1 else list(values)
+        return pd.DataFrame(frame)
+
+
+def seed_keys(root: int, seeds: np.ndarray) -> jax.Array:
+    """The key of each seed: ``fold_in(key(root), seed)``: independent of how seeds are cut."""
+    base = jax.random.key(root)
+    return jax.vmap(lambda s: jax.random.fold_in(base, s))(jnp.asarray(seeds, jnp.uint32))
+
+
+def _names(tree) -> list[str]:
+    paths, _ = jax.tree_util.tree_flatten_with_path(tree)
+    names = []
+    for path, _ in paths:
+        parts = [str(getattr(p, "key", getattr(p, "idx", getattr(p, "name", p)))) for p in path]
+        names.append("/".join(parts) or "value")
+    return names
+
+
+def _all_finite(tree) -> jax.Array:
+    """Per seed (leading axis): are all its results finite?"""
+    leaves = [leaf for leaf in jax.tree.leaves(tree) if jnp.issubdtype(leaf.dtype, jnp.inexact)]
+    ok = jnp.ones(jax.tree.leaves(tree)[0].shape[0], bool)
+    for leaf in leaves:
+        ok &= jnp.all(jnp.isfinite(leaf.reshape(leaf.shape[0], -1)), axis=1)
+    return ok
+
+
+class _Plan(NamedTuple):
+    devices: tuple
+    mesh: Mesh
+    padded: int         # seeds per compiled call, a multiple of block * devices
+    blocks_per_device: int
+
+
+def _plan(chunk: int, block: int, devices) -> _Plan:
+    devices = tuple(devices)
+    per_call = len(devices) * block
+    padded = -(-chunk // per_call) * per_call
+    return _Plan(devices, Mesh(np.array(devices), ("devices",)), padded,
+                 padded // per_call)
+
+
+def _compiled_chunk(study: Callable, config: dict, plan: _Plan, block: int):
+    """``keys (padded,) -> results pytree (padded, ...)`` plus the finite flags, one call."""
+    fn = partial(study, **config)
+
+    def per_device(keys):  # (blocks, block) -> map over blocks, vmap within one
+        return jax.lax.map(jax.vmap(fn), keys)
+
+    def run(keys):  # (devices, blocks, block): the leading axis is sharded over the devices
+        out = jax.vmap(per_device)(keys)
+        out = jax.tree.map(lambda a: a.reshape((plan.padded,) + a.shape[3:]), out)
+        return out, _all_finite(out)
+
+    sharding = NamedSharding(plan.mesh, PartitionSpec("devices"))
+    return jax.jit(run), sharding
+
+
+# ---------------------------------------------------------------------------------------------
+# Persistence
+
+def _atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, mode) as f:
+        write(f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _identity(study_name: str, config: dict, root: int, block: int) -> dict:
+    return {"format": MANIFEST_FORMAT, "study": study_name,
+            "config": json.loads(json.dumps(config, default=str)), "root_seed": root,
+            "block": block, "jax_version": jax.__version__}
+
+
+def _check_manifest(out: Path, identity: dict, resume: bool) -> None:
+    path = out / "manifest.json"
+    if not path.exists():
+        return
+    if not resume:
+        raise ValueError(f"out {str(out)!r} already holds a study; pass resume=True (--resume) "
+                         f"to continue it, or choose another folder")
+    found = json.loads(path.read_text())
+    for key, value in identity.items():
+        if found.get(key) != value:
+            raise ValueError(
+                f"cannot resume: the study in {str(out)!r} has {key} = {found.get(key)!r}, "
+                f"this run has {value!r}; results would be mixed. Use another folder.")
+
+
+def _done_chunks(out: Path) -> list[Path]:
+    return sorted((out / "chunks").glob("seeds_*.npz"))
+
+
+def _load_chunk(path: Path):
+    with np.load(path) as z:
+        return z["seed"], z["finite"], {k[2:]: z[k] for k in z.files if k.startswith("c:")}
+
+
+def _write_chunk(out: Path, seeds: np.ndarray, finite: np.ndarray, columns: dict) -> None:
+    path = out / "chunks" / f"seeds_{seeds[0]:09d}_{seeds[-1]:09d}.npz"
+    arrays = {"seed": seeds, "finite": finite, **{f"c:{k}": v for k, v in columns.items()}}
+    _atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+def _write_manifest(out: Path, identity: dict, n_seeds: int, done: int) -> None:
+    manifest = dict(identity, n_seeds=n_seeds, seeds_done=done,
+                    updated=time.strftime("%Y-%m-%dT%H:%M:%S"))
+    _atomic_write(out / "manifest.json",
+                  lambda f: f.write(json.dumps(manifest, indent=2).encode()))
+
+
+# ---------------------------------------------------------------------------------------------
+# The runner
+
+def _check_int(name: str, value, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def run_study(study: Callable, n_seeds: int, *, config: dict | None = None, chunk: int = 1024,
+              block: int = 32, root_seed: int = 0, devices=None, out: str | Path | None = None,
+              resume: bool = False, progress: bool = True, name: str | None = None,
+              ) -> SeedTable:
+    """Run ``study(key, **config)`` for seeds ``0 .. n_seeds - 1``; return one row per seed.
+
+    Args:
+      study: a pure function of a key (and keyword config) returning a pytree of arrays.
+      n_seeds: how many seeds.
+      config: keyword arguments for ``study``: static (hashable) values, recorded in the
+        manifest.
+      chunk: seeds per compiled call (memory is bounded by it). Does not change results.
+      block: seeds per ``vmap`` inside a call. Changes the compiled code, so it is part of
+        the study's identity in the manifest.
+      root_seed: seed ``i`` uses ``fold_in(key(root_seed), i)``.
+      devices: the devices of this process to spread blocks over (default: all local ones).
+      out: a folder to save chunks as they finish (with ``manifest.json``); None keeps
+        everything in memory.
+      resume: continue the study already in ``out``.
+      progress: show a progress bar (seeds per second, ETA).
+      name: the study's name in the manifest (default: the function's name).
+
+    Returns:
+      A :class:`SeedTable` sorted by seed, identical on every process.
+    """
+    n_seeds = _check_int("n_seeds", n_seeds, 1)
+    chunk = _check_int("chunk", chunk, 1)
+    block = _check_int("block", block, 1)
+    root_seed = _check_int("root_seed", root_seed, 0)
+    config = dict(config or {})
+    devices = jax.local_devices() if devices is None else list(devices)
+    if not devices:
+        raise ValueError("devices must name at least one device")
+    name = name or getattr(study, "__name__", "study")
+    identity = _identity(name, config, root_seed, block)
+
+    done_rows: dict[int, tuple] = {}
+    if out is not None:
+        out = Path(out)
+        _check_manifest(out, identity, resume)
+        _barrier("seeds: manifest checked")  # no process writes before every process checked
+        (out / "chunks").mkdir(parents=True, exist_ok=True)
+        for path in _done_chunks(out):
+            seeds, finite, cols = _load_chunk(path)
+            for i, s in enumerate(seeds):
+                if s < n_seeds:
+                    done_rows[int(s)] = (bool(finite[i]), {k: v[i] for k, v in cols.items()})
+        if jax.process_index() == 0:
+            _write_manifest(out, identity, n_seeds, len(done_rows))
+
+    todo = np.array([s for s in range(n_seeds) if s not in done_rows], np.int64)
+    chunks = [todo[i:i + chunk] for i in range(0, len(todo), chunk)]
+    n_proc, me = jax.process_count(), jax.process_index()
+    mine = chunks[me::n_proc]
+
+    plan = _plan(min(chunk, max(len(todo), 1)), block, devices)
+    run, sharding = _compiled_chunk(study, config, plan, block)
+    new_seeds, new_finite, new_cols = [], [], []
+    bar = _progress(progress and me == 0, n_seeds, len(done_rows), name)
+    for seeds in mine:
+        padded = np.concatenate([seeds, np.full(plan.padded - len(seeds), seeds[-1])])
+        keys = seed_keys(root_seed, padded).reshape(
+            (len(plan.devices), plan.blocks_per_device, block))
+        keys = jax.device_put(keys, sharding)
+        results, finite = run(keys)
+        cols = dict(zip(_names(results), (np.asarray(leaf)[: len(seeds)]
+                                          for leaf in jax.tree.leaves(results))))
+        finite = np.asarray(finite)[: len(seeds)]
+        if out is not None:
+            _write_chunk(out, seeds, finite, cols)
+            if me == 0:
+                _write_manifest(out, identity, n_seeds,
+                                len(done_rows) + sum(map(len, new_seeds)) + len(seeds))
+        new_seeds.append(seeds)
+        new_finite.append(finite)
+        new_cols.append(cols)
+        if bar is not None:
+            bar.update(len(seeds) * n_proc)
+    if bar is not None:
+        bar.close()
+
+    seeds, finite, columns = _gather(new_seeds, new_finite, new_cols, study, config,
+                                     len(chunks), chunk)
+    table = _merge(done_rows, seeds, finite, columns)
+    if out is not None and me == 0:
+        _write_manifest(out, identity, n_seeds, len(table))
+    return table
+
+
+def _barrier(name: str) -> None:
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices(name)
+
+
+def _progress(show: bool, total: int, initial: int, name: str):
+    if not show:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, unit="seed", desc=name, smoothing=0.1)
+
+
+def _gather(seeds_list, finite_list, cols_list, study, config, n_chunks, chunk):
+    """Concatenate this process's chunks; with several processes, allgather everyone's."""
+    if seeds_list:
+        seeds = np.concatenate(seeds_list)
+        finite = np.concatenate(finite_list)
+        columns = {k: np.concatenate([c[k] for c in cols_list]) for k in cols_list[0]}
+    else:
+        seeds, finite, columns = np.zeros(0, np.int64), np.zeros(0, bool), {}
+    if jax.process_count() == 1:
+        return seeds, finite, columns
+
+    from jax.experimental import multihost_utils
+
+    # Every process pads its rows to the same count (the most chunks any process has) so that
+    # the collective sees equal shapes; padded rows carry seed -1 and are dropped.
+    most = -(-n_chunks // jax.process_count()) * chunk
+    if not columns:  # this process had no chunk: learn the column shapes from one evaluation
+        shapes = jax.eval_shape(partial(study, **config), jax.random.key(0))
+        columns = {k: np.zeros((0,) + s.shape, s.dtype)
+                   for k, s in zip(_names(shapes), jax.tree.leaves(shapes))}
+    pad = most - len(seeds)
+    seeds = np.concatenate([seeds, np.full(pad, -1, np.int64)])
+    finite = np.concatenate([finite, np.zeros(pad, bool)])
+    columns = {k: np.concatenate([v, np.zeros((pad,) + v.shape[1:], v.dtype)])
+               for k, v in columns.items()}
+    gathered = multihost_utils.process_allgather(
+        {"seed": seeds, "finite": finite, "columns": columns})
+    keep = np.asarray(gathered["seed"]).reshape(-1) >= 0
+    flat = lambda a: np.asarray(a).reshape((-1,) + np.asarray(a).shape[2:])[keep]  # noqa: E731
+    return (flat(gathered["seed"]), flat(gathered["finite"]),
+            {k: flat(v) for k, v in gathered["columns"].items()})
+
+
+def _merge(done_rows, seeds, finite, columns) -> SeedTable:
+    """Rows from earlier chunk files and from this run, sorted by seed."""
+    names = list(columns) or (list(next(iter(done_rows.values()))[1]) if done_rows else [])
+    all_seeds = np.concatenate([np.fromiter(done_rows, np.int64, len(done_rows)), seeds])
+    order = np.argsort(all_seeds, kind="stable")
+    all_finite = np.concatenate([np.array([r[0] for r in done_rows.values()], bool), finite])
+    merged = {}
+    for k in names:
+        old = [r[1][k] for r in done_rows.values()]
+        parts = ([np.stack(old)] if old else []) + ([columns[k]] if k in columns else [])
+        merged[k] = np.concatenate(parts)[order]
+    seeds_sorted = all_seeds[order]
+    if len(np.unique(seeds_sorted)) != len(seeds_sorted):
+        raise RuntimeError("a seed was computed twice: the chunk files overlap")
+    return SeedTable(seeds_sorted, all_finite[order], merged)
