@@ -62,6 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
     seeds.add_argument("--resume", action="store_true", help="continue the study in --out")
     seeds.add_argument("--devices", type=int, default=None,
                        help="use this many devices (on a CPU: host devices, one per core)")
+    seeds.add_argument("--coordinator", metavar="HOST:PORT",
+                       help="join a multi-process run (jax.distributed) at this address")
+    seeds.add_argument("--num-processes", type=int, help="with --coordinator: process count")
+    seeds.add_argument("--process-id", type=int, help="with --coordinator: this process's id")
+    seeds.add_argument("--distributed", action="store_true",
+                       help="join a multi-process run configured by the cluster (e.g. SLURM)")
     seeds.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
                        help="study config, e.g. --set steps=3000 learning_rate=0.1")
     seeds.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -138,6 +144,18 @@ def _seeds(args) -> int:
                 f"{flags} --xla_force_host_platform_device_count={args.devices}").strip()
     import jax
 
+    if args.coordinator or args.distributed:
+        # CPU processes talk over gloo; on GPUs and TPUs JAX picks its own collectives.
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
+        if args.coordinator:
+            if args.num_processes is None or args.process_id is None:
+                raise ValueError("--coordinator needs --num-processes and --process-id")
+            jax.distributed.initialize(coordinator_address=args.coordinator,
+                                       num_processes=args.num_processes,
+                                       process_id=args.process_id)
+        else:
+            jax.distributed.initialize()  # reads SLURM's (or another cluster's) environment
+
     from . import seeds
     from .chapter6 import seed_studies
     from .report import atomic_write, jsonable
@@ -156,6 +174,8 @@ def _seeds(args) -> int:
                             resume=args.resume, progress=not args.quiet, name=args.study)
     from pathlib import Path
 
+    if jax.process_index() != 0:  # every process holds the whole table; one writes it
+        return 0
     out = Path(args.out)
     atomic_write(out / "table.npz", _npz_bytes(table.to_numpy()))
     summary = seed_studies.summarise(args.study, table) if config == defaults else {

@@ -32,9 +32,11 @@ in its row; the other seeds are unaffected (each seed's computation is independe
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
+import warnings
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
@@ -110,9 +112,14 @@ def _plan(chunk: int, block: int, devices) -> _Plan:
                  padded // per_call)
 
 
-def _compiled_chunk(study: Callable, config: dict, plan: _Plan, block: int):
-    """``keys (padded,) -> results pytree (padded, ...)`` plus the finite flags, one call."""
-    fn = partial(study, **config)
+@functools.lru_cache(maxsize=32)
+def _compiled_chunk(study: Callable, config_items: tuple, plan: _Plan, block: int):
+    """``keys (devices, blocks, block) -> (results (padded, ...), finite (padded,))``, jitted.
+
+    Cached, so running the same study again (a notebook re-run, a resume, the next chunk)
+    reuses the compiled call.
+    """
+    fn = partial(study, **dict(config_items))
 
     def per_device(keys):  # (blocks, block) -> map over blocks, vmap within one
         return jax.lax.map(jax.vmap(fn), keys)
@@ -130,11 +137,13 @@ def _compiled_chunk(study: Callable, config: dict, plan: _Plan, block: int):
 # Persistence
 
 def _atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> None:
+    # Write, then rename: a reader (or a resumed run) sees the old file or the whole new one,
+    # never half of one, even if this process is killed. There is no fsync: it would cost more
+    # than a small chunk's compute, and a chunk file damaged by a machine crash is detected
+    # on loading and recomputed.
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, mode) as f:
         write(f)
-        f.flush()
-        os.fsync(f.fileno())
     os.replace(tmp, path)
 
 
@@ -164,8 +173,15 @@ def _done_chunks(out: Path) -> list[Path]:
 
 
 def _load_chunk(path: Path):
-    with np.load(path) as z:
-        return z["seed"], z["finite"], {k[2:]: z[k] for k in z.files if k.startswith("c:")}
+    """A chunk file's rows, or None (with a warning) if it cannot be read: then its seeds are
+    simply computed again."""
+    try:
+        with np.load(path) as z:
+            return z["seed"], z["finite"], {k[2:]: z[k] for k in z.files if k.startswith("c:")}
+    except Exception as err:  # a truncated or corrupted file from a crash
+        warnings.warn(f"ignoring unreadable chunk file {path.name} ({err}); its seeds will be "
+                      f"computed again")
+        return None
 
 
 def _write_chunk(out: Path, seeds: np.ndarray, finite: np.ndarray, columns: dict) -> None:
@@ -183,6 +199,16 @@ def _write_manifest(out: Path, identity: dict, n_seeds: int, done: int) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # The runner
+
+def _hashable(config: dict) -> tuple:
+    try:
+        items = tuple(sorted(config.items()))
+        hash(items)
+    except TypeError as err:
+        raise ValueError(f"config values must be hashable (numbers, strings, tuples): {err}") \
+            from None
+    return items
+
 
 def _check_int(name: str, value, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
@@ -233,7 +259,10 @@ def run_study(study: Callable, n_seeds: int, *, config: dict | None = None, chun
         _barrier("seeds: manifest checked")  # no process writes before every process checked
         (out / "chunks").mkdir(parents=True, exist_ok=True)
         for path in _done_chunks(out):
-            seeds, finite, cols = _load_chunk(path)
+            loaded = _load_chunk(path)
+            if loaded is None:
+                continue
+            seeds, finite, cols = loaded
             for i, s in enumerate(seeds):
                 if s < n_seeds:
                     done_rows[int(s)] = (bool(finite[i]), {k: v[i] for k, v in cols.items()})
@@ -246,7 +275,7 @@ def run_study(study: Callable, n_seeds: int, *, config: dict | None = None, chun
     mine = chunks[me::n_proc]
 
     plan = _plan(min(chunk, max(len(todo), 1)), block, devices)
-    run, sharding = _compiled_chunk(study, config, plan, block)
+    run, sharding = _compiled_chunk(study, _hashable(config), plan, block)
     new_seeds, new_finite, new_cols = [], [], []
     bar = _progress(progress and me == 0, n_seeds, len(done_rows), name)
     for seeds in mine:

@@ -169,3 +169,13 @@ def test_to_pandas(reference):
     frame = table.to_pandas()
     assert isinstance(frame, pd.DataFrame) and len(frame) == N_SEEDS
     assert {"seed", "finite", "final_loss", "failed"} <= set(frame.columns)
+
+
+def test_a_damaged_chunk_file_is_recomputed(tmp_path, reference):
+    with jax.enable_x64(False):
+        run(chunk=32, out=tmp_path)
+        victim = sorted((tmp_path / "chunks").glob("*.npz"))[1]
+        victim.write_bytes(victim.read_bytes()[:100])  # as a crash might leave it
+        with pytest.warns(UserWarning, match="ignoring unreadable chunk file"):
+            table = run(chunk=32, out=tmp_path, resume=True)
+    assert same_table(table.to_numpy(), reference)
