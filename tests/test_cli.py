@@ -26,7 +26,8 @@ def quick_results(tmp_path_factory):
 def test_reproduce_writes_every_figure_and_file(quick_results):
     figures = {p.stem for p in (quick_results / "figures").glob("*.png")}
     assert {"fig6_2_gates", "fig6_3_perceptron", "fig6_4_6_6_xor", "fig6_9_seven_segment",
-            "fig6_10_approximation", "algorithm_6_1_sgd", "backprop_check"} <= figures
+            "fig6_10_approximation", "algorithm_6_1_sgd", "backprop_check",
+            "seed_studies"} <= figures
     for p in (quick_results / "figures").glob("*.png"):
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     html = (quick_results / "report.html").read_text()
@@ -53,6 +54,21 @@ def test_metrics_hold_the_exact_values(quick_results):
         assert 0 <= m["uat"][name]["test_mse"] < 0.05
     assert m["backprop"]["classification_7_18_10"]["max_rel_vs_autodiff"] < 1e-10
     assert m["environment"]["default_float"] == "float32"
+    s = m["seeds"]
+    assert 0 <= s["two_sample"]["fraction_converged"] <= 1 and s["two_sample"]["seeds"] == 512
+    assert 0 <= s["seven_segment"]["irregular_accuracy_mean"] <= 1
+    assert s["seven_segment"]["standard_accuracy_mean"] == 1.0
+    assert 0 <= s["xor"]["fraction_failed"] <= 1
+
+
+def test_seed_studies_saved_their_chunks_and_reuse_them(quick_results, tmp_path):
+    work = quick_results / "work"
+    manifests = sorted(p.parent.name for p in work.glob("*/manifest.json"))
+    assert [m.split("-root")[0] for m in manifests] == ["seven_segment", "two_sample", "xor"]
+    # a second run into the same folder resumes the saved studies instead of recomputing
+    proc = ch6jax("reproduce", "--quick", "--only", "seed_studies", "--out", str(quick_results),
+                  "--quiet")
+    assert proc.returncode == 0, proc.stderr
 
 
 def test_errata_lists_the_perceptron_claim(quick_results):

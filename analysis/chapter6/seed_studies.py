@@ -80,11 +80,10 @@ def figure(tables: dict, numbers: dict):
     agree = n7["per_glyph_agreement"]
     ax.barh(range(len(agree)), list(agree.values()), color=plots.PALETTE[2])
     ax.set_yticks(range(len(agree)))
-    ax.set_yticklabels([k[:28] for k in agree], fontsize=6)
-    ax.set(xlim=(0, 1), xlabel="fraction of seeds agreeing with a person",
-           title=f"Seven segments: irregular accuracy {n7['irregular_accuracy_mean']:.2f} "
+    ax.set_yticklabels([f"{label} = {lit}" for lit, label, _ in data.IRREGULAR], fontsize=7)
+    ax.set(xlim=(0, 1), xlabel="fraction of seeds reading it as a person does",
+           title=f"Irregular digits: accuracy {n7['irregular_accuracy_mean']:.2f} "
                  f"± {n7['irregular_accuracy_std']:.2f}")
-    ax.title.set_fontsize(8)
     ax = axes[0, 2]
     x = tables["xor"].columns
     failed = np.asarray(x["failed"], bool)
