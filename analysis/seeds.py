@@ -168,6 +168,39 @@ def _check_manifest(out: Path, identity: dict, resume: bool) -> None:
                 f"this run has {value!r}; results would be mixed. Use another folder.")
 
 
+class _Rows(NamedTuple):
+    """Rows of results: ``seed`` (n,), ``finite`` (n,), ``columns`` name -> (n, ...)."""
+
+    seed: np.ndarray
+    finite: np.ndarray
+    columns: dict
+
+    @staticmethod
+    def empty() -> "_Rows":
+        return _Rows(np.zeros(0, np.int64), np.zeros(0, bool), {})
+
+    @staticmethod
+    def concatenate(parts) -> "_Rows":
+        parts = [p for p in parts if len(p.seed)]
+        if not parts:
+            return _Rows.empty()
+        return _Rows(np.concatenate([p.seed for p in parts]),
+                     np.concatenate([p.finite for p in parts]),
+                     {k: np.concatenate([p.columns[k] for p in parts]) for k in parts[0].columns})
+
+    def where(self, keep) -> "_Rows":
+        mask = keep(self)
+        return _Rows(self.seed[mask], self.finite[mask],
+                     {k: v[mask] for k, v in self.columns.items()})
+
+    def sorted(self) -> SeedTable:
+        order = np.argsort(self.seed, kind="stable")
+        seed = self.seed[order]
+        if np.any(seed[1:] == seed[:-1]):
+            raise RuntimeError("a seed was computed twice: the chunk files overlap")
+        return SeedTable(seed, self.finite[order], {k: v[order] for k, v in self.columns.items()})
+
+
 def _done_chunks(out: Path) -> list[Path]:
     return sorted((out / "chunks").glob("seeds_*.npz"))
 
@@ -177,16 +210,18 @@ def _load_chunk(path: Path):
     simply computed again."""
     try:
         with np.load(path) as z:
-            return z["seed"], z["finite"], {k[2:]: z[k] for k in z.files if k.startswith("c:")}
+            return _Rows(z["seed"], z["finite"],
+                         {k[2:]: z[k] for k in z.files if k.startswith("c:")})
     except Exception as err:  # a truncated or corrupted file from a crash
         warnings.warn(f"ignoring unreadable chunk file {path.name} ({err}); its seeds will be "
                       f"computed again")
         return None
 
 
-def _write_chunk(out: Path, seeds: np.ndarray, finite: np.ndarray, columns: dict) -> None:
-    path = out / "chunks" / f"seeds_{seeds[0]:09d}_{seeds[-1]:09d}.npz"
-    arrays = {"seed": seeds, "finite": finite, **{f"c:{k}": v for k, v in columns.items()}}
+def _write_chunk(out: Path, rows: "_Rows") -> None:
+    path = out / "chunks" / f"seeds_{rows.seed[0]:09d}_{rows.seed[-1]:09d}.npz"
+    arrays = {"seed": rows.seed, "finite": rows.finite,
+              **{f"c:{k}": v for k, v in rows.columns.items()}}
     _atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
@@ -252,57 +287,50 @@ def run_study(study: Callable, n_seeds: int, *, config: dict | None = None, chun
     name = name or getattr(study, "__name__", "study")
     identity = _identity(name, config, root_seed, block)
 
-    done_rows: dict[int, tuple] = {}
+    done = _Rows.empty()
     if out is not None:
         out = Path(out)
         _check_manifest(out, identity, resume)
         _barrier("seeds: manifest checked")  # no process writes before every process checked
         (out / "chunks").mkdir(parents=True, exist_ok=True)
-        for path in _done_chunks(out):
-            loaded = _load_chunk(path)
-            if loaded is None:
-                continue
-            seeds, finite, cols = loaded
-            for i, s in enumerate(seeds):
-                if s < n_seeds:
-                    done_rows[int(s)] = (bool(finite[i]), {k: v[i] for k, v in cols.items()})
+        loaded = [rows for rows in map(_load_chunk, _done_chunks(out)) if rows is not None]
+        done = _Rows.concatenate(loaded).where(lambda r: r.seed < n_seeds)
         if jax.process_index() == 0:
-            _write_manifest(out, identity, n_seeds, len(done_rows))
+            _write_manifest(out, identity, n_seeds, len(done.seed))
 
-    todo = np.array([s for s in range(n_seeds) if s not in done_rows], np.int64)
+    todo = np.setdiff1d(np.arange(n_seeds), done.seed)
     chunks = [todo[i:i + chunk] for i in range(0, len(todo), chunk)]
     n_proc, me = jax.process_count(), jax.process_index()
     mine = chunks[me::n_proc]
 
     plan = _plan(min(chunk, max(len(todo), 1)), block, devices)
     run, sharding = _compiled_chunk(study, _hashable(config), plan, block)
-    new_seeds, new_finite, new_cols = [], [], []
-    bar = _progress(progress and me == 0, n_seeds, len(done_rows), name)
-    for seeds in mine:
-        padded = np.concatenate([seeds, np.full(plan.padded - len(seeds), seeds[-1])])
+    new: list[_Rows] = []
+    bar = _progress(progress and me == 0, n_seeds, len(done.seed), name)
+    for chunk_seeds in mine:
+        padded = np.concatenate([chunk_seeds,
+                                 np.full(plan.padded - len(chunk_seeds), chunk_seeds[-1])])
         keys = seed_keys(root_seed, padded).reshape(
             (len(plan.devices), plan.blocks_per_device, block))
         keys = jax.device_put(keys, sharding)
         results, finite = run(keys)
-        cols = dict(zip(_names(results), (np.asarray(leaf)[: len(seeds)]
-                                          for leaf in jax.tree.leaves(results))))
-        finite = np.asarray(finite)[: len(seeds)]
+        k = len(chunk_seeds)  # drop the padding
+        rows = _Rows(chunk_seeds, np.asarray(finite)[:k],
+                     {col: np.asarray(leaf)[:k] for col, leaf in
+                      zip(_names(results), jax.tree.leaves(results))})
         if out is not None:
-            _write_chunk(out, seeds, finite, cols)
+            _write_chunk(out, rows)
             if me == 0:
                 _write_manifest(out, identity, n_seeds,
-                                len(done_rows) + sum(map(len, new_seeds)) + len(seeds))
-        new_seeds.append(seeds)
-        new_finite.append(finite)
-        new_cols.append(cols)
+                                len(done.seed) + sum(len(r.seed) for r in new) + k)
+        new.append(rows)
         if bar is not None:
-            bar.update(len(seeds) * n_proc)
+            bar.update(k * n_proc)
     if bar is not None:
         bar.close()
 
-    seeds, finite, columns = _gather(new_seeds, new_finite, new_cols, study, config,
-                                     len(chunks), chunk)
-    table = _merge(done_rows, seeds, finite, columns)
+    gathered = _gather(_Rows.concatenate(new), study, config, len(chunks), chunk)
+    table = _Rows.concatenate([done, gathered]).sorted()
     if out is not None and me == 0:
         _write_manifest(out, identity, n_seeds, len(table))
     return table
@@ -323,51 +351,26 @@ def _progress(show: bool, total: int, initial: int, name: str):
     return tqdm(total=total, initial=initial, unit="seed", desc=name, smoothing=0.1)
 
 
-def _gather(seeds_list, finite_list, cols_list, study, config, n_chunks, chunk):
-    """Concatenate this process's chunks; with several processes, allgather everyone's."""
-    if seeds_list:
-        seeds = np.concatenate(seeds_list)
-        finite = np.concatenate(finite_list)
-        columns = {k: np.concatenate([c[k] for c in cols_list]) for k in cols_list[0]}
-    else:
-        seeds, finite, columns = np.zeros(0, np.int64), np.zeros(0, bool), {}
+def _gather(rows: _Rows, study, config, n_chunks: int, chunk: int) -> _Rows:
+    """This process's rows; with several processes, everyone's (allgathered)."""
     if jax.process_count() == 1:
-        return seeds, finite, columns
-
+        return rows
     from jax.experimental import multihost_utils
 
     # Every process pads its rows to the same count (the most chunks any process has) so that
     # the collective sees equal shapes; padded rows carry seed -1 and are dropped.
     most = -(-n_chunks // jax.process_count()) * chunk
-    if not columns:  # this process had no chunk: learn the column shapes from one evaluation
+    columns = rows.columns
+    if not columns:  # this process had no chunk: learn the column shapes from the study
         shapes = jax.eval_shape(partial(study, **config), jax.random.key(0))
         columns = {k: np.zeros((0,) + s.shape, s.dtype)
                    for k, s in zip(_names(shapes), jax.tree.leaves(shapes))}
-    pad = most - len(seeds)
-    seeds = np.concatenate([seeds, np.full(pad, -1, np.int64)])
-    finite = np.concatenate([finite, np.zeros(pad, bool)])
-    columns = {k: np.concatenate([v, np.zeros((pad,) + v.shape[1:], v.dtype)])
-               for k, v in columns.items()}
-    gathered = multihost_utils.process_allgather(
-        {"seed": seeds, "finite": finite, "columns": columns})
-    keep = np.asarray(gathered["seed"]).reshape(-1) >= 0
-    flat = lambda a: np.asarray(a).reshape((-1,) + np.asarray(a).shape[2:])[keep]  # noqa: E731
-    return (flat(gathered["seed"]), flat(gathered["finite"]),
-            {k: flat(v) for k, v in gathered["columns"].items()})
-
-
-def _merge(done_rows, seeds, finite, columns) -> SeedTable:
-    """Rows from earlier chunk files and from this run, sorted by seed."""
-    names = list(columns) or (list(next(iter(done_rows.values()))[1]) if done_rows else [])
-    all_seeds = np.concatenate([np.fromiter(done_rows, np.int64, len(done_rows)), seeds])
-    order = np.argsort(all_seeds, kind="stable")
-    all_finite = np.concatenate([np.array([r[0] for r in done_rows.values()], bool), finite])
-    merged = {}
-    for k in names:
-        old = [r[1][k] for r in done_rows.values()]
-        parts = ([np.stack(old)] if old else []) + ([columns[k]] if k in columns else [])
-        merged[k] = np.concatenate(parts)[order]
-    seeds_sorted = all_seeds[order]
-    if len(np.unique(seeds_sorted)) != len(seeds_sorted):
-        raise RuntimeError("a seed was computed twice: the chunk files overlap")
-    return SeedTable(seeds_sorted, all_finite[order], merged)
+    pad = most - len(rows.seed)
+    padded = {"seed": np.concatenate([rows.seed, np.full(pad, -1, np.int64)]),
+              "finite": np.concatenate([rows.finite, np.zeros(pad, bool)]),
+              "columns": {k: np.concatenate([v, np.zeros((pad,) + v.shape[1:], v.dtype)])
+                          for k, v in columns.items()}}
+    gathered = jax.tree.map(lambda a: np.asarray(a).reshape((-1,) + np.asarray(a).shape[2:]),
+                            multihost_utils.process_allgather(padded))
+    return _Rows(gathered["seed"], gathered["finite"], gathered["columns"]).where(
+        lambda r: r.seed >= 0)
