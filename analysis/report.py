@@ -97,6 +97,18 @@ def report_html(sections: list[dict], errata, env: dict, title: str) -> str:
     """One page: a section per experiment (summary, figures, numbers), errata, environment."""
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
              f"</title><style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>"]
+    # contents: each chapter item with the sections that cover it
+    by_item: dict[str, list] = {}
+    for s in sections:
+        for item in s["items"]:
+            by_item.setdefault(item, []).append(s)
+    parts.append("<table><tr><th>chapter item</th><th>sections</th></tr>")
+    for item in sorted(by_item, key=lambda i: int(i[1:]) if i[1:].isdigit() else 99):
+        links = ", ".join(f"<a href='#{s['name']}'>{html.escape(s['title'])}</a>"
+                          for s in by_item[item])
+        parts.append(f"<tr><td>{item}</td><td>{links}</td></tr>")
+    parts.append(f"<tr><td>errata</td><td><a href='#errata'>{len(errata)} disagreement(s) "
+                 f"with the chapter</a></td></tr></table>")
     for s in sections:
         parts.append(f"<h2 id='{s['name']}'>{html.escape(s['title'])}</h2>"
                      f"<div class='items'>Chapter items: {', '.join(s['items'])} &middot; "

@@ -47,6 +47,8 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 MANIFEST_FORMAT = 1
+#: Least time between rewrites of the manifest's progress count during a run.
+MANIFEST_INTERVAL_S = 2.0
 
 
 class SeedTable(NamedTuple):
@@ -306,23 +308,34 @@ def run_study(study: Callable, n_seeds: int, *, config: dict | None = None, chun
     plan = _plan(min(chunk, max(len(todo), 1)), block, devices)
     run, sharding = _compiled_chunk(study, _hashable(config), plan, block)
     new: list[_Rows] = []
+    last_manifest = time.monotonic()
     bar = _progress(progress and me == 0, n_seeds, len(done.seed), name)
-    for chunk_seeds in mine:
+
+    def dispatch(chunk_seeds):
         padded = np.concatenate([chunk_seeds,
                                  np.full(plan.padded - len(chunk_seeds), chunk_seeds[-1])])
         keys = seed_keys(root_seed, padded).reshape(
             (len(plan.devices), plan.blocks_per_device, block))
-        keys = jax.device_put(keys, sharding)
-        results, finite = run(keys)
+        return chunk_seeds, run(jax.device_put(keys, sharding))  # returns before it is done
+
+    # Chunk i + 1 is dispatched before chunk i is copied back and written, so the device
+    # computes while the host writes: saving costs (almost) no wall-clock time.
+    pending = dispatch(mine[0]) if mine else None
+    for i in range(len(mine)):
+        chunk_seeds, (results, finite) = pending
+        pending = dispatch(mine[i + 1]) if i + 1 < len(mine) else None
         k = len(chunk_seeds)  # drop the padding
         rows = _Rows(chunk_seeds, np.asarray(finite)[:k],
                      {col: np.asarray(leaf)[:k] for col, leaf in
                       zip(_names(results), jax.tree.leaves(results))})
         if out is not None:
             _write_chunk(out, rows)
-            if me == 0:
+            # The chunk files are the record; the manifest's count is for people watching, so
+            # it is refreshed at most every few seconds (and at the end).
+            if me == 0 and time.monotonic() - last_manifest > MANIFEST_INTERVAL_S:
                 _write_manifest(out, identity, n_seeds,
                                 len(done.seed) + sum(len(r.seed) for r in new) + k)
+                last_manifest = time.monotonic()
         new.append(rows)
         if bar is not None:
             bar.update(k * n_proc)

@@ -12,9 +12,11 @@ For each workload and size, four variants of ``analysis.seeds.run_study``:
   (``--xla_force_host_platform_device_count=4``, set by this script: on a 2-core machine
   these are virtual devices sharing 2 cores, so expect at most about 2x);
 * ``many_chunks_saved``: ``many_chunks`` with every chunk written to disk atomically and the
-  manifest updated. The persistence overhead (target: under 5% of the run) is measured
-  directly, as the time spent writing chunk files and the manifest over the run's time, since
-  the difference of two wall-clock runs on a shared 2-core machine is mostly noise.
+  manifest updated. The persistence overhead (target: under 5% of the run) is reported two
+  ways: the wall-clock cost, saved run over unsaved run (best of 3 for runs under 2 s), and
+  the time spent in the writes over the run's time. The runner writes chunk i while chunk
+  i + 1 computes, so most of the write time is hidden and the wall-clock cost is the one
+  that matters.
 
 Many chunks are ``seeds / 10`` rounded up to whole blocks on 4 devices (128 seeds), so that no
 variant computes padding the others do not.
@@ -112,6 +114,11 @@ def run_workload(name: str, n: int, config: dict) -> dict:
         }
         for variant, kw in variants.items():
             seconds, writing, tables[variant] = timed(study, config, n, **kw)
+            for repeat in range(2 if seconds < 2.0 else 0):  # short runs: best of 3
+                again = dict(kw, out=kw["out"] + f"-{repeat}") if "out" in kw else kw
+                s2, w2, _ = timed(study, config, n, **again)
+                if s2 < seconds:
+                    seconds, writing = s2, w2
             results[variant] = {"seconds": seconds, "seeds_per_s": n / seconds,
                                 "writing_seconds": writing,
                                 "chunk": kw["chunk"], "devices": len(kw["devices"]),
@@ -123,9 +130,9 @@ def run_workload(name: str, n: int, config: dict) -> dict:
         "variants": results,
         "speedup_4_devices": base / results["many_chunks_4_devices"]["seconds"],
         "one_chunk_vs_many": base / results["one_chunk"]["seconds"],
-        "persistence_overhead": (results["many_chunks_saved"]["writing_seconds"]
-                                 / results["many_chunks_saved"]["seconds"]),
-        "saved_vs_unsaved_wall_clock": results["many_chunks_saved"]["seconds"] / base - 1,
+        "persistence_overhead": results["many_chunks_saved"]["seconds"] / base - 1,
+        "time_in_writes": (results["many_chunks_saved"]["writing_seconds"]
+                           / results["many_chunks_saved"]["seconds"]),
         "bitwise_identical_across_variants": all(same(tables["one_chunk"], t)
                                                  for t in tables.values()),
     }
@@ -153,8 +160,9 @@ def main(argv=None):
             out["results"][f"{name}/{n}"] = dict(r, config=config)
             print(f"  -> {name} {n}: 4 devices {r['speedup_4_devices']:.2f}x, one chunk vs many "
                   f"{r['one_chunk_vs_many']:.2f}x, persistence overhead "
-                  f"{100 * r['persistence_overhead']:.1f}% of the run, bitwise identical: "
-                  f"{r['bitwise_identical_across_variants']}", flush=True)
+                  f"{100 * r['persistence_overhead']:+.1f}% wall clock "
+                  f"({100 * r['time_in_writes']:.1f}% of the run in writes, overlapped), "
+                  f"bitwise identical: {r['bitwise_identical_across_variants']}", flush=True)
     out["machine"] = {"cpu_count": os.cpu_count(), "platform": platform.platform(),
                       "python": sys.version.split()[0], "jax": jax.__version__,
                       "xla_flags": os.environ.get("XLA_FLAGS", "")}
