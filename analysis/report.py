@@ -133,35 +133,55 @@ def report_html(sections: list[dict], errata, env: dict, title: str) -> str:
 
 
 class ResultsFolder:
-    """Accumulates experiments' results and rewrites the folder's files after each one."""
+    """A results folder that keeps one record per experiment and rebuilds the shared files.
 
-    def __init__(self, out: str | Path, *, title: str = "ch6jax: Chapter 6 reproduced",
+    Each finished experiment is saved as ``sections/<name>.json`` (its numbers, summary,
+    errata, figure names and time) beside its PNGs; ``metrics.json``, ``errata.md`` and
+    ``report.html`` are then rebuilt from every record in the folder, in ``order``. So a run of
+    some experiments (``--only``) updates their sections and keeps the others', and a stopped
+    run keeps what it finished.
+    """
+
+    def __init__(self, out: str | Path, *, order=(), title: str = "ch6jax: Chapter 6 reproduced",
                  run_info: dict | None = None):
         self.out = Path(out)
-        (self.out / "figures").mkdir(parents=True, exist_ok=True)
+        for sub in ("figures", "sections"):
+            (self.out / sub).mkdir(parents=True, exist_ok=True)
+        self.order = list(order)
         self.title = title
-        self.metrics: dict[str, Any] = {}
-        self.errata: list = []
-        self.sections: list[dict] = []
         self.env = environment() | (run_info or {})
 
     def add(self, module, result, seconds: float) -> None:
-        pngs = {}
         for name, fig in result.figures.items():
-            pngs[name] = plots.png_bytes(fig)
-            atomic_write(self.out / "figures" / f"{name}.png", pngs[name])
-        deep_merge(self.metrics, jsonable(result.numbers))
-        self.errata.extend(result.errata)
-        self.sections.append({"name": module.NAME, "title": module.TITLE,
-                              "items": list(module.ITEMS), "summary": result.summary,
-                              "numbers": result.numbers, "figures": pngs, "seconds": seconds})
+            atomic_write(self.out / "figures" / f"{name}.png", plots.png_bytes(fig))
+        record = {"name": module.NAME, "title": module.TITLE, "items": list(module.ITEMS),
+                  "summary": result.summary, "numbers": jsonable(result.numbers),
+                  "errata": [e._asdict() for e in result.errata],
+                  "figures": list(result.figures), "seconds": seconds,
+                  "environment": self.env}
+        atomic_write(self.out / "sections" / f"{module.NAME}.json",
+                     json.dumps(record, indent=1, allow_nan=False))
         self.write()
 
+    def records(self) -> list[dict]:
+        """Every experiment recorded in the folder, in the registry's order."""
+        found = {p.stem: json.loads(p.read_text()) for p in (self.out / "sections").glob("*.json")}
+        rank = {name: i for i, name in enumerate(self.order)}
+        return [found[k] for k in sorted(found, key=lambda k: (rank.get(k, len(rank)), k))]
+
     def write(self) -> None:
-        metrics = dict(self.metrics, environment=self.env,
-                       errata=[e._asdict() for e in self.errata])
+        from .chapter6 import Erratum
+
+        records = self.records()
+        metrics, errata = {}, []
+        for r in records:
+            deep_merge(metrics, r["numbers"])
+            errata.extend(Erratum(**e) for e in r["errata"])
+        metrics = dict(metrics, environment=self.env, errata=[e._asdict() for e in errata])
         atomic_write(self.out / "metrics.json",
                      json.dumps(jsonable(metrics), indent=2, allow_nan=False))
-        atomic_write(self.out / "errata.md", errata_markdown(self.errata))
+        atomic_write(self.out / "errata.md", errata_markdown(errata))
+        sections = [dict(r, figures={f: (self.out / "figures" / f"{f}.png").read_bytes()
+                                     for f in r["figures"]}) for r in records]
         atomic_write(self.out / "report.html",
-                     report_html(self.sections, self.errata, self.env, self.title))
+                     report_html(sections, errata, self.env, self.title))

@@ -51,8 +51,8 @@ def reproduce(out: str | Path, *, names=None, seed: int = 0, quick_mode: bool = 
     all_settings = {n: settings_for(n, quick_mode=quick_mode,
                                     overrides=overrides if len(names) == 1 else None)
                     for n in names}
-    folder = ResultsFolder(out, run_info={"seed": seed, "quick": quick_mode,
-                                          "experiments": names})
+    folder = ResultsFolder(out, order=list(EXPERIMENTS),
+                           run_info={"seed": seed, "quick": quick_mode})
     bar = tqdm(names, disable=not progress, unit="experiment", leave=True)
     for name in bar:
         bar.set_description(name)

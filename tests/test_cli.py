@@ -65,10 +65,15 @@ def test_seed_studies_saved_their_chunks_and_reuse_them(quick_results, tmp_path)
     work = quick_results / "work"
     manifests = sorted(p.parent.name for p in work.glob("*/manifest.json"))
     assert [m.split("-root")[0] for m in manifests] == ["seven_segment", "two_sample", "xor"]
-    # a second run into the same folder resumes the saved studies instead of recomputing
+    # A second run into the same folder resumes the saved studies instead of recomputing, and
+    # a run of one experiment keeps the other experiments' results.
+    before = json.loads((quick_results / "metrics.json").read_text())
     proc = ch6jax("reproduce", "--quick", "--only", "seed_studies", "--out", str(quick_results),
                   "--quiet")
     assert proc.returncode == 0, proc.stderr
+    after = json.loads((quick_results / "metrics.json").read_text())
+    assert after["seeds"] == before["seeds"] and after["perceptron"] == before["perceptron"]
+    assert "about 500 epochs" in (quick_results / "errata.md").read_text()
 
 
 def test_errata_lists_the_perceptron_claim(quick_results):
