@@ -227,8 +227,19 @@ def _write_chunk(out: Path, rows: "_Rows") -> None:
     _atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
-def _write_manifest(out: Path, identity: dict, n_seeds: int, done: int) -> None:
-    manifest = dict(identity, n_seeds=n_seeds, seeds_done=done,
+def _ranges(seeds: np.ndarray) -> list[list[int]]:
+    """Sorted seeds as inclusive ranges: [0, 1, 2, 5] -> [[0, 2], [5, 5]]."""
+    seeds = np.sort(np.asarray(seeds))
+    if not len(seeds):
+        return []
+    breaks = np.flatnonzero(np.diff(seeds) != 1)
+    starts = np.r_[seeds[0], seeds[breaks + 1]]
+    ends = np.r_[seeds[breaks], seeds[-1]]
+    return [[int(a), int(b)] for a, b in zip(starts, ends)]
+
+
+def _write_manifest(out: Path, identity: dict, n_seeds: int, done: np.ndarray) -> None:
+    manifest = dict(identity, n_seeds=n_seeds, seeds_done=len(done), done_ranges=_ranges(done),
                     updated=time.strftime("%Y-%m-%dT%H:%M:%S"))
     _atomic_write(out / "manifest.json",
                   lambda f: f.write(json.dumps(manifest, indent=2).encode()))
@@ -298,7 +309,7 @@ def run_study(study: Callable, n_seeds: int, *, config: dict | None = None, chun
         loaded = [rows for rows in map(_load_chunk, _done_chunks(out)) if rows is not None]
         done = _Rows.concatenate(loaded).where(lambda r: r.seed < n_seeds)
         if jax.process_index() == 0:
-            _write_manifest(out, identity, n_seeds, len(done.seed))
+            _write_manifest(out, identity, n_seeds, done.seed)
 
     todo = np.setdiff1d(np.arange(n_seeds), done.seed)
     chunks = [todo[i:i + chunk] for i in range(0, len(todo), chunk)]
@@ -334,7 +345,7 @@ def run_study(study: Callable, n_seeds: int, *, config: dict | None = None, chun
             # it is refreshed at most every few seconds (and at the end).
             if me == 0 and time.monotonic() - last_manifest > MANIFEST_INTERVAL_S:
                 _write_manifest(out, identity, n_seeds,
-                                len(done.seed) + sum(len(r.seed) for r in new) + k)
+                                np.concatenate([done.seed, *(r.seed for r in new), chunk_seeds]))
                 last_manifest = time.monotonic()
         new.append(rows)
         if bar is not None:
@@ -345,7 +356,7 @@ def run_study(study: Callable, n_seeds: int, *, config: dict | None = None, chun
     gathered = _gather(_Rows.concatenate(new), study, config, len(chunks), chunk)
     table = _Rows.concatenate([done, gathered]).sorted()
     if out is not None and me == 0:
-        _write_manifest(out, identity, n_seeds, len(table))
+        _write_manifest(out, identity, n_seeds, table.seed)
     return table
 
 

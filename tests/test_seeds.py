@@ -114,7 +114,9 @@ def test_sigkill_then_resume_loses_and_repeats_nothing(tmp_path):
         fresh = seeds.run_study(studies.xor, 256, config=dict(CONFIG, steps=3000), chunk=256,
                                 block=4, progress=False).to_numpy()
     assert same_table(table, fresh)
-    assert json.loads((out / "manifest.json").read_text())["seeds_done"] == 256
+    final = json.loads((out / "manifest.json").read_text())
+    assert final["seeds_done"] == 256 and final["done_ranges"] == [[0, 255]]
+    assert final["jax_version"] == jax.__version__
 
 
 def test_a_different_config_is_refused(tmp_path):
@@ -179,3 +181,8 @@ def test_a_damaged_chunk_file_is_recomputed(tmp_path, reference):
         with pytest.warns(UserWarning, match="ignoring unreadable chunk file"):
             table = run(chunk=32, out=tmp_path, resume=True)
     assert same_table(table.to_numpy(), reference)
+
+
+def test_manifest_ranges():
+    assert seeds._ranges(np.array([5, 0, 1, 2, 9, 8])) == [[0, 2], [5, 5], [8, 9]]
+    assert seeds._ranges(np.array([], np.int64)) == []
