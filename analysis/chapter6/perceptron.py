@@ -86,7 +86,7 @@ def run(settings: Settings, key: jax.Array, workdir=None) -> Result:
                         ls="--", lw=1, label="chapter's claimed end point")
     ax.set(title="Fig 6.3: Table 6.1, learned boundary", xlabel="x1", ylabel="x2",
            xlim=(0, 10), ylim=(0, 10))
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="center right")
     ax = axes[0, 1]
     steps = np.arange(1, len(ups["b"]) + 1)
     ax.plot(steps, ups["w"][:, 0], marker=".", label="w1")
