@@ -1,0 +1,225 @@
+"""Second-order instruments for any ``loss(params, batch)`` over any pytree (C12).
+
+* :func:`flatten` / :class:`Flat`: parameters as one vector, with each entry's name.
+* :func:`hessian`: the full Hessian matrix (small models), symmetrised and labelled.
+* :func:`make_hvp`: Hessian-vector products, forward-over-reverse: ``jvp`` of ``grad``; one costs
+  a small multiple of one gradient and never forms the matrix.
+* :func:`lanczos`: the k largest and smallest eigenpairs by Lanczos with full
+  reorthogonalisation, each with its residual ``||H v - lambda v||``.
+* :func:`hutchinson_trace`: a trace estimate with its standard error.
+
+Everything runs in float64 (the x64 flag is switched on inside each call and the inputs are
+cast), because eigenvalues near zero decide whether a point is a minimum or a saddle and float32
+cannot tell them apart. Iterations run inside ``lax.fori_loop``, so compile time does not grow
+with the number of steps.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import jax
+import jax.flatten_util
+import jax.numpy as jnp
+import numpy as np
+
+
+def _f64(tree):
+    return jax.tree.map(lambda a: jnp.asarray(a, jnp.float64)
+                        if jnp.issubdtype(jnp.asarray(a).dtype, jnp.floating) else a, tree)
+
+
+def _names(params) -> list[str]:
+    """One name per scalar parameter, in ``ravel_pytree`` order: ``layers/0/w[1,2]``."""
+    paths, _ = jax.tree_util.tree_flatten_with_path(params)
+    names = []
+    for path, leaf in paths:
+        base = "/".join(str(getattr(p, "key", getattr(p, "idx", getattr(p, "name", p))))
+                        for p in path)
+        shape = np.shape(leaf)
+        if shape == ():
+            names.append(base)
+        else:
+            names.extend(f"{base}[{','.join(map(str, idx))}]" for idx in np.ndindex(*shape))
+    return names
+
+
+class Flat(NamedTuple):
+    """Parameters as one float64 vector: ``vector`` (P,), ``unravel`` (vector -> pytree) and
+    ``names`` (P strings naming each entry)."""
+
+    vector: jax.Array
+    unravel: Callable
+    names: list[str]
+
+
+def flatten(params) -> Flat:
+    """Flatten a pytree of parameters to a float64 vector, keeping each entry's name."""
+    with jax.enable_x64(True):
+        vector, unravel = jax.flatten_util.ravel_pytree(_f64(params))
+    return Flat(vector, unravel, _names(params))
+
+
+def hessian(loss: Callable, params, batch) -> tuple[np.ndarray, list[str]]:
+    """The full Hessian of ``loss`` at ``params`` (float64), and the parameter names.
+
+    Args:
+      loss: ``loss(params, batch) -> scalar``.
+      params: any pytree of arrays.
+      batch: the data, passed to ``loss`` unchanged (cast to float64).
+
+    Returns:
+      ``(H, names)``: ``H`` of shape (P, P), made exactly symmetric by ``(H + H^T) / 2`` (the two
+      halves agree to rounding), and the P names in ``ravel_pytree`` order.
+    """
+    with jax.enable_x64(True):
+        flat = flatten(params)
+        batch = _f64(batch)
+        h = jax.jit(jax.hessian(lambda v: loss(flat.unravel(v), batch)))(flat.vector)
+        h = np.asarray(h)
+    return (h + h.T) / 2, flat.names
+
+
+def gradient(loss: Callable, params, batch) -> tuple[np.ndarray, list[str]]:
+    """The gradient as a float64 vector with its names (the same order as :func:`hessian`)."""
+    with jax.enable_x64(True):
+        flat = flatten(params)
+        batch = _f64(batch)
+        g = jax.jit(jax.grad(lambda v: loss(flat.unravel(v), batch)))(flat.vector)
+    return np.asarray(g), flat.names
+
+
+def make_hvp(loss: Callable) -> Callable:
+    """``hvp(params, batch, v) -> H v`` for pytrees ``params`` and ``v`` (forward-over-reverse).
+
+    Example:
+      >>> hvp = jax.jit(make_hvp(loss))
+      >>> hv = hvp(params, batch, v)
+    """
+    def hvp(params, batch, v):
+        grad = lambda p: jax.grad(loss)(p, batch)  # noqa: E731
+        return jax.jvp(grad, (params,), (v,))[1]
+
+    return hvp
+
+
+class Eigenpairs(NamedTuple):
+    """Eigenvalues (ascending), eigenvectors (columns of a (P, k) array) and their residuals
+    ``||H v - lambda v||``."""
+
+    values: np.ndarray
+    vectors: np.ndarray
+    residuals: np.ndarray
+
+
+def _flat_matvec(loss, params, batch):
+    flat = flatten(params)
+    batch = _f64(batch)
+    hvp = make_hvp(loss)
+
+    def matvec(v):
+        out = hvp(flat.unravel(flat.vector), batch, flat.unravel(v))
+        return jax.flatten_util.ravel_pytree(out)[0]
+
+    return flat, matvec
+
+
+def _lanczos_basis(matvec, v0, steps: int, key):
+    """``steps`` Lanczos steps with full reorthogonalisation; returns (Q (steps, P), alpha, beta).
+
+    Every new vector is orthogonalised against all earlier ones twice ("twice is enough"), so
+    the basis stays orthonormal to rounding and no spurious copies of converged eigenvalues
+    appear. If the Krylov space closes (an invariant subspace is found, beta ~ 0), the next
+    vector is a fresh random one orthogonal to the basis and beta is set to 0: the tridiagonal
+    matrix then splits into blocks whose eigenvalues are all exact.
+    """
+    p = v0.shape[0]
+    basis = jnp.zeros((steps, p), v0.dtype).at[0].set(v0 / jnp.linalg.norm(v0))
+
+    def orthogonalise(w, done):  # against the rows of `done` (later rows are zero), twice
+        for _ in range(2):
+            w = w - done.T @ (done @ w)
+        return w
+
+    def body(i, carry):
+        basis, alpha, beta = carry
+        done = jnp.where((jnp.arange(steps) <= i)[:, None], basis, 0.0)
+        hq = matvec(basis[i])
+        a = jnp.dot(hq, basis[i])
+        w = orthogonalise(hq, done)
+        b = jnp.linalg.norm(w)
+        closed = b <= 1e-12 * jnp.maximum(jnp.linalg.norm(hq), 1e-300)
+        fresh = orthogonalise(jax.random.normal(jax.random.fold_in(key, i), (p,), v0.dtype), done)
+        nxt = jnp.where(closed, fresh / jnp.linalg.norm(fresh), w / jnp.where(closed, 1.0, b))
+        basis = jnp.where(i + 1 < steps, basis.at[jnp.minimum(i + 1, steps - 1)].set(nxt), basis)
+        return basis, alpha.at[i].set(a), beta.at[i].set(jnp.where(closed, 0.0, b))
+
+    alpha = jnp.zeros(steps, v0.dtype)
+    beta = jnp.zeros(steps, v0.dtype)
+    return jax.lax.fori_loop(0, steps, body, (basis, alpha, beta))
+
+
+def lanczos(loss: Callable, params, batch, *, k: int = 5, steps: int | None = None,
+            which: str = "both", key: jax.Array | None = None) -> Eigenpairs:
+    """Extreme eigenpairs of the Hessian by Lanczos, from Hessian-vector products only.
+
+    Args:
+      loss, params, batch: as in :func:`hessian`.
+      k: how many eigenpairs at each end asked for.
+      steps: Lanczos steps (default ``min(P, max(4 k, 40))``); more steps, smaller residuals.
+      which: ``"largest"``, ``"smallest"`` or ``"both"``.
+      key: the starting vector's key (default ``key(0)``).
+
+    Returns:
+      :class:`Eigenpairs`, ascending, each with its residual ``||H v - lambda v||`` computed
+      with one more Hessian-vector product, so a converged pair can be told from one that is not.
+    """
+    if which not in ("largest", "smallest", "both"):
+        raise ValueError(f"which must be 'largest', 'smallest' or 'both', got {which!r}")
+    with jax.enable_x64(True):
+        flat, matvec = _flat_matvec(loss, params, batch)
+        p = flat.vector.shape[0]
+        if not isinstance(k, int) or not 1 <= k <= p:
+            raise ValueError(f"k must be an integer in 1..{p} (the number of parameters), "
+                             f"got {k!r}")
+        steps = min(p, max(4 * k, 40)) if steps is None else steps
+        if not isinstance(steps, int) or not k <= steps <= p:
+            raise ValueError(f"steps must be an integer in {k}..{p}, got {steps!r}")
+        key = jax.random.key(0) if key is None else key
+        v0 = jax.random.normal(key, (p,), jnp.float64)
+        basis, alpha, beta = jax.jit(_lanczos_basis, static_argnums=(0, 2))(
+            matvec, v0, steps, jax.random.fold_in(key, 1))
+        t = jnp.diag(alpha) + jnp.diag(beta[:-1], 1) + jnp.diag(beta[:-1], -1)
+        theta, s = jnp.linalg.eigh(t)
+        ritz = basis.T @ s                                        # (P, steps)
+        pick = {"largest": np.arange(steps - k, steps), "smallest": np.arange(k),
+                "both": np.unique(np.r_[np.arange(k), np.arange(steps - k, steps)])}[which]
+        vectors = ritz[:, pick]
+        residual = jax.jit(jax.vmap(lambda v, lam: jnp.linalg.norm(matvec(v) - lam * v),
+                                    in_axes=(1, 0)))(vectors, theta[pick])
+        return Eigenpairs(np.asarray(theta[pick]), np.asarray(vectors), np.asarray(residual))
+
+
+class TraceEstimate(NamedTuple):
+    """Hutchinson's estimate of tr(H): ``mean`` over ``samples`` Rademacher probes, with the
+    standard error of that mean."""
+
+    mean: float
+    stderr: float
+    samples: int
+
+
+def hutchinson_trace(loss: Callable, params, batch, *, samples: int = 100,
+                     key: jax.Array | None = None) -> TraceEstimate:
+    """tr(H) = E[z^T H z] for Rademacher z, with its standard error (so repeated runs can be
+    compared: peers report a bare number that changes from run to run)."""
+    if not isinstance(samples, int) or samples < 2:
+        raise ValueError(f"samples must be an integer >= 2 (for a standard error), got "
+                         f"{samples!r}")
+    with jax.enable_x64(True):
+        flat, matvec = _flat_matvec(loss, params, batch)
+        key = jax.random.key(0) if key is None else key
+        z = jax.random.rademacher(key, (samples, flat.vector.shape[0]), jnp.float64)
+        quad = jax.jit(jax.vmap(lambda v: jnp.dot(v, matvec(v))))(z)
+        quad = np.asarray(quad)
+    return TraceEstimate(float(quad.mean()), float(quad.std(ddof=1) / np.sqrt(samples)), samples)

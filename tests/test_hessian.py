@@ -1,0 +1,79 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from analysis import hessian
+from ch6jax.mlp import MLP
+
+
+def mlp_case(sizes=(3, 5, 2), n=20, seed=0):
+    net = MLP(sizes, activation="tanh", output="softmax")
+    params = net.init(key=jax.random.key(seed), dtype=jnp.float64)
+    x = jax.random.normal(jax.random.key(seed + 1), (n, sizes[0]), jnp.float64)
+    labels = jnp.arange(n) % sizes[-1]
+    return net.loss, params, (x, labels)
+
+
+def test_hessian_is_symmetric_named_and_matches_finite_differences():
+    loss, params, batch = mlp_case()
+    h, names = hessian.hessian(loss, params, batch)
+    p = h.shape[0]
+    assert h.shape == (p, p) and len(names) == p == 3 * 5 + 5 + 5 * 2 + 2
+    assert names[0] == "layers/0/b[0]" and names[-1] == "layers/1/w[4,1]"  # ravel order
+    np.testing.assert_array_equal(h, h.T)
+    flat = hessian.flatten(params)
+    grad = jax.jit(jax.grad(lambda v: loss(flat.unravel(v), batch)))
+    eps = 1e-5
+    fd = np.stack([(grad(flat.vector + eps * e) - grad(flat.vector - eps * e)) / (2 * eps)
+                   for e in np.eye(p)])
+    np.testing.assert_allclose(h, fd, atol=1e-7)
+
+
+def test_hvp_equals_hessian_times_vector():
+    loss, params, batch = mlp_case()
+    h, _ = hessian.hessian(loss, params, batch)
+    flat = hessian.flatten(params)
+    v = jax.random.normal(jax.random.key(7), flat.vector.shape, jnp.float64)
+    hv = jax.jit(hessian.make_hvp(loss))(params, batch, flat.unravel(v))
+    np.testing.assert_allclose(jax.flatten_util.ravel_pytree(hv)[0], h @ np.asarray(v),
+                               rtol=1e-10, atol=1e-12)
+
+
+def test_lanczos_extremes_match_the_full_spectrum():
+    loss, params, batch = mlp_case(sizes=(8, 16, 6), n=40)   # P = 246
+    h, _ = hessian.hessian(loss, params, batch)
+    exact = np.linalg.eigvalsh(h)
+    pairs = hessian.lanczos(loss, params, batch, k=4, steps=120)
+    scale = np.abs(exact).max()
+    np.testing.assert_allclose(pairs.values[:4], exact[:4], rtol=0, atol=1e-6 * scale)
+    np.testing.assert_allclose(pairs.values[-4:], exact[-4:], rtol=1e-6)
+    assert pairs.residuals[-1] < 1e-6 * scale  # the top pair has converged
+    v = pairs.vectors[:, -1]
+    np.testing.assert_allclose(h @ v, pairs.values[-1] * v, atol=1e-6 * scale)
+
+
+def test_lanczos_survives_an_invariant_subspace():
+    # a quadratic with 3 distinct curvatures: the Krylov space closes after 3 steps
+    diag = jnp.array([2.0, 2.0, -1.0, -1.0, 0.5, 0.5])
+    loss = lambda w, _: 0.5 * jnp.sum(diag * w ** 2)  # noqa: E731
+    pairs = hessian.lanczos(loss, jnp.zeros(6), None, k=2, steps=6)
+    np.testing.assert_allclose(pairs.values, [-1, -1, 2, 2], atol=1e-10)
+
+
+def test_hutchinson_trace_agrees_with_the_exact_trace():
+    loss, params, batch = mlp_case()
+    h, _ = hessian.hessian(loss, params, batch)
+    est = hessian.hutchinson_trace(loss, params, batch, samples=400, key=jax.random.key(1))
+    assert est.stderr > 0
+    assert abs(est.mean - np.trace(h)) < 4 * est.stderr
+
+
+def test_bad_arguments():
+    loss, params, batch = mlp_case()
+    with pytest.raises(ValueError, match="k must be an integer in 1..32"):
+        hessian.lanczos(loss, params, batch, k=0)
+    with pytest.raises(ValueError, match="which must be"):
+        hessian.lanczos(loss, params, batch, which="middle")
+    with pytest.raises(ValueError, match="samples must be an integer >= 2"):
+        hessian.hutchinson_trace(loss, params, batch, samples=1)
