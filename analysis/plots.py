@@ -9,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.colors import LogNorm  # noqa: E402,F401  (re-exported for figures)
 from matplotlib.patches import Polygon  # noqa: E402
 
 #: Colours used across figures: the two classes, then lines.

@@ -27,7 +27,7 @@ def test_reproduce_writes_every_figure_and_file(quick_results):
     figures = {p.stem for p in (quick_results / "figures").glob("*.png")}
     assert {"fig6_2_gates", "fig6_3_perceptron", "fig6_4_6_6_xor", "fig6_9_seven_segment",
             "fig6_10_approximation", "algorithm_6_1_sgd", "backprop_check",
-            "seed_studies"} <= figures
+            "seed_studies", "fig6_11_nonconvexity"} <= figures
     for p in (quick_results / "figures").glob("*.png"):
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     html = (quick_results / "report.html").read_text()
@@ -59,6 +59,9 @@ def test_metrics_hold_the_exact_values(quick_results):
     assert 0 <= s["seven_segment"]["irregular_accuracy_mean"] <= 1
     assert s["seven_segment"]["standard_accuracy_mean"] == 1.0
     assert 0 <= s["xor"]["fraction_failed"] <= 1
+    nc = m["nonconvexity"]
+    assert nc["c"]["loss"] == pytest.approx(0.25) and nc["a"]["verdict"] == "not stationary"
+    assert len(nc["a"]["hessian"]["matrix"]) == 7 and len(nc["a"]["eigenvalues"]) == 7
 
 
 def test_seed_studies_saved_their_chunks_and_reuse_them(quick_results, tmp_path):

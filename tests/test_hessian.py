@@ -77,3 +77,32 @@ def test_bad_arguments():
         hessian.lanczos(loss, params, batch, which="middle")
     with pytest.raises(ValueError, match="samples must be an integer >= 2"):
         hessian.hutchinson_trace(loss, params, batch, samples=1)
+
+
+def test_fig_6_11_configurations_exact_values():
+    from analysis.chapter6 import nonconvexity as nc
+
+    with jax.enable_x64(True):
+        a = {k: jnp.float64(v) for k, v in nc.CONFIG_A.items()}
+        ra, rb = nc.analyse(a), nc.analyse(nc.swap_hidden_units(a))
+        c = {k: (a[k] + nc.swap_hidden_units(a)[k]) / 2 for k in a}
+        rc = nc.analyse(c)
+    s = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+    # loss (6.53) at (a): both residuals are s(-5)
+    assert ra["loss"] == pytest.approx(s(-5.0) ** 2, rel=1e-12)
+    assert rb["loss"] == pytest.approx(ra["loss"], rel=1e-12)          # the swap is a symmetry
+    assert rc["loss"] == pytest.approx(0.25, rel=1e-12)
+    # (6.54): dL/dw1x = -2 s(-5) s'(5); and dL/dwy1 = s(-5) (s(-5) - s(5)), not zero
+    sp5 = s(5.0) * s(-5.0)
+    assert ra["gradient"]["w1x"] == pytest.approx(-2 * s(-5.0) * sp5, rel=1e-10)
+    assert ra["gradient"]["wy1"] == pytest.approx(s(-5.0) * (s(-5.0) - s(5.0)), rel=1e-10)
+    h = np.array(ra["hessian"]["matrix"])
+    names = ra["hessian"]["names"]
+    i, j = names.index("w1x"), names.index("wy1")
+    # the mixed partial in full: s'(5)(s(5) - s(-5)) + sum_i delta_i s'(5 x_i) x_i
+    exact = sp5 * (s(5.0) - s(-5.0)) + (s(-5.0) * sp5 * -1 + (s(5.0) - 1) * sp5 * 1)
+    assert h[i, j] == pytest.approx(exact, rel=1e-10) and h[i, j] == h[j, i]
+    assert h[j, j] == pytest.approx(s(5.0) ** 2 + s(-5.0) ** 2, rel=1e-12)          # (6.58)
+    assert ra["verdict"] == rc["verdict"] == "not stationary"
+    assert ra["index"] == 1 and rc["index"] == 2
+    np.testing.assert_allclose(ra["eigenvalues"], rb["eigenvalues"], atol=1e-12)

@@ -4,12 +4,12 @@ Each module has ``NAME``, ``TITLE``, ``ITEMS``, a ``Settings`` dataclass (defaul
 settings) and ``run(settings, key) -> Result``.
 """
 
-from . import (approximation, backprop, gates, perceptron, seed_studies, seven_segment, sgd,
-               xor)
+from . import (approximation, backprop, gates, nonconvexity, perceptron, seed_studies,
+               seven_segment, sgd, xor)
 from ._base import Erratum, Result, check_settings, quick
 
 #: In the chapter's order.
 EXPERIMENTS = {m.NAME: m for m in (gates, perceptron, xor, backprop, sgd, seven_segment,
-                                    approximation, seed_studies)}
+                                    approximation, nonconvexity, seed_studies)}
 
 __all__ = ["EXPERIMENTS", "Erratum", "Result", "check_settings", "quick"]
