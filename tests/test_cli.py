@@ -62,6 +62,7 @@ def test_metrics_hold_the_exact_values(quick_results):
     nc = m["nonconvexity"]
     assert nc["c"]["loss"] == pytest.approx(0.25) and nc["a"]["verdict"] == "not stationary"
     assert len(nc["a"]["hessian"]["matrix"]) == 7 and len(nc["a"]["eigenvalues"]) == 7
+    assert "strict minimum" not in nc["search"]["loss_0_25"]  # the chapter's (d) is not found
 
 
 def test_seed_studies_saved_their_chunks_and_reuse_them(quick_results, tmp_path):

@@ -106,3 +106,39 @@ def test_fig_6_11_configurations_exact_values():
     assert ra["verdict"] == rc["verdict"] == "not stationary"
     assert ra["index"] == 1 and rc["index"] == 2
     np.testing.assert_allclose(ra["eigenvalues"], rb["eigenvalues"], atol=1e-12)
+
+
+def test_stationary_search_finds_and_labels_points_of_each_kind():
+    from analysis import critical
+
+    # f(x, y) = x^4/4 - x^2/2 + y^2/2: minima at x = +-1, a saddle at x = 0 (y = 0)
+    loss = lambda p, _: p["x"] ** 4 / 4 - p["x"] ** 2 / 2 + p["y"] ** 2 / 2  # noqa: E731
+    starts = {"x": jnp.array([-1.7, -0.2, 0.3, 1.4]), "y": jnp.array([0.5, -0.4, 0.2, 1.0])}
+    found = critical.find_stationary(loss, starts, None, steps=60)
+    labels = critical.label(found)
+    xs = np.asarray(found.params["x"])
+    for x, lab in zip(xs, labels):
+        if abs(x) > 0.5:
+            assert lab.verdict == "strict minimum" and abs(abs(x) - 1) < 1e-10
+        else:
+            assert lab.verdict == "saddle" and lab.index == 1 and abs(x) < 1e-10
+
+
+def test_gradient_flat_points_are_not_called_critical():
+    from analysis import critical
+
+    search = critical.Search(params=None, loss=np.array([1.0]), gradient=np.ones((1, 2)),
+                             hessian=np.zeros((1, 2, 2)), gradient_norm=np.array([1e-3]),
+                             hg_ratio=np.array([1e-9]))
+    assert critical.label(search) == ["gradient-flat"]
+
+
+def test_classify_verdicts():
+    from analysis import critical
+
+    g0 = np.zeros(2)
+    assert critical.classify_matrix(g0, np.diag([1.0, 2.0]), 0).verdict == "strict minimum"
+    assert critical.classify_matrix(g0, np.diag([0.0, 2.0]), 0).verdict == "degenerate"
+    assert critical.classify_matrix(g0, np.diag([-1.0, 2.0]), 0).verdict == "saddle"
+    assert critical.classify_matrix(g0, np.diag([-1.0, -2.0]), 0).verdict == "maximum"
+    assert critical.classify_matrix(np.ones(2), np.eye(2), 0).verdict == "not stationary"
