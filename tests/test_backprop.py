@@ -52,7 +52,7 @@ def _random_case(net, seed, n, scale):
     return params, (x, t)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(networks)
 def test_backprop_equals_autodiff(spec):
     net, params, batch = make_case(spec)

@@ -142,3 +142,21 @@ def test_classify_verdicts():
     assert critical.classify_matrix(g0, np.diag([-1.0, 2.0]), 0).verdict == "saddle"
     assert critical.classify_matrix(g0, np.diag([-1.0, -2.0]), 0).verdict == "maximum"
     assert critical.classify_matrix(np.ones(2), np.eye(2), 0).verdict == "not stationary"
+
+
+def test_spectral_density_matches_the_exact_spectrum():
+    loss, params, batch = mlp_case(sizes=(6, 10, 4), n=30)   # P = 114
+    h, _ = hessian.hessian(loss, params, batch)
+    exact = np.linalg.eigvalsh(h)
+    sd = hessian.spectral_density(loss, params, batch, probes=20, steps=114,
+                                  key=jax.random.key(3))
+    # weights per probe sum to 1; the quadrature's first two moments estimate tr(H)/P, tr(H^2)/P
+    np.testing.assert_allclose(sd.weights.sum(axis=1), 1.0, rtol=1e-10)
+    m1 = (sd.weights * sd.nodes).sum(axis=1)
+    m2 = (sd.weights * sd.nodes ** 2).sum(axis=1)
+    se = lambda m: m.std(ddof=1) / np.sqrt(len(m))  # noqa: E731
+    assert abs(m1.mean() - exact.mean()) < 4 * se(m1) + 1e-12
+    assert abs(m2.mean() - (exact ** 2).mean()) < 4 * se(m2) + 1e-12
+    # with a full Krylov space the Ritz values are the eigenvalues themselves
+    np.testing.assert_allclose(np.sort(sd.nodes[0]), exact, atol=1e-8 * np.abs(exact).max())
+    assert np.trapezoid(sd.density, sd.grid) == pytest.approx(1.0, abs=1e-3)
