@@ -1,0 +1,51 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from analysis import landscape
+from ch6jax.mlp import MLP
+
+
+def quadratic(p, _):
+    return 0.5 * (p["x"] ** 2 + 4 * p["y"] ** 2)
+
+
+def test_path_on_a_quadratic_and_its_barrier():
+    a, b = {"x": jnp.array(-1.0), "y": jnp.array(0.0)}, {"x": jnp.array(1.0), "y": jnp.array(0.0)}
+    r = landscape.path(quadratic, a, b, None, points=21)
+    np.testing.assert_allclose(r.loss, 0.5 * (2 * r.t - 1) ** 2, atol=1e-12)
+    assert r.barrier == pytest.approx(0.0)          # the middle is lower than the ends
+    # a double well has a barrier of height 1/4 between its minima
+    well = lambda p, _: (p["x"] ** 2 - 1) ** 2 / 4 + 0 * p["y"]  # noqa: E731
+    assert landscape.path(well, a, b, None, points=101).barrier == pytest.approx(0.25)
+
+
+def test_slice_values_and_chunking():
+    p = {"x": jnp.array(0.5), "y": jnp.array(-0.25)}
+    d1, d2 = {"x": jnp.array(1.0), "y": jnp.array(0.0)}, {"x": jnp.array(0.0), "y": jnp.array(1.0)}
+    s = landscape.slice_2d(quadratic, p, None, d1, d2, span=1.0, grid=11, chunk=7)
+    aa, bb = np.meshgrid(s.alpha, s.beta)
+    np.testing.assert_allclose(s.loss, 0.5 * ((0.5 + aa) ** 2 + 4 * (-0.25 + bb) ** 2),
+                               atol=1e-12)
+
+
+def test_filter_normalised_orthogonal_directions():
+    net = MLP((4, 6, 3), output="softmax")
+    params = net.init(key=jax.random.key(0), dtype=jnp.float64)
+    d1, d2 = landscape.random_directions(jax.random.key(1), params)
+    for layer_p, layer_d in zip(params["layers"], d1["layers"]):
+        np.testing.assert_allclose(np.linalg.norm(layer_d["w"], axis=0),
+                                   np.linalg.norm(layer_p["w"], axis=0), rtol=1e-6)
+        np.testing.assert_array_equal(layer_d["b"], 0.0)          # the stated bias rule
+    v1, _ = jax.flatten_util.ravel_pytree(d1)
+    v2, _ = jax.flatten_util.ravel_pytree(d2)
+    assert abs(float(v1 @ v2)) < 1e-10 * float(v1 @ v1)
+
+
+def test_projection_recovers_plane_coordinates():
+    params = {"w": jnp.zeros((2, 2))}
+    d1, d2 = {"w": jnp.eye(2)}, {"w": jnp.array([[0.0, 1.0], [1.0, 0.0]])}
+    coords = np.array([[0.5, -1.0], [2.0, 3.0]])
+    traj = {"w": jnp.stack([a * d1["w"] + b * d2["w"] for a, b in coords])}
+    np.testing.assert_allclose(landscape.project(traj, params, d1, d2), coords, atol=1e-12)
