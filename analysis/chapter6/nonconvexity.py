@@ -153,7 +153,49 @@ def run(settings: Settings, key: jax.Array, workdir=None) -> Result:
                f"eigenvalues from {numbers['a']['eigenvalues'][0]:.2g} to "
                f"{numbers['a']['eigenvalues'][-1]:.3g}. Stationary points with loss 0.25 "
                f"(the chapter's (d)): {numbers['search']['summary']}.")
-    return Result({"nonconvexity": numbers}, {"fig6_11_nonconvexity": fig}, errata, summary)
+    figures = {"fig6_11_nonconvexity": fig}
+    surfaces = [(name, n) for name, n in (("minimum found (loss 0)", numbers["search"]["minimum"]),
+                                          ("saddle found (loss 0.25)", numbers.get("d")))
+                if n is not None]
+    if surfaces:
+        figures["fig6_12_surfaces"] = surface_figure(surfaces, settings)
+    return Result({"nonconvexity": numbers}, figures, errata, summary)
+
+
+def surface_figure(points, settings: Settings):
+    """Fig 6.12 on the real network: each point drawn as a surface over its own Hessian
+    eigen-directions: the two most curved for a minimum; the most negative and the most
+    positive for a saddle."""
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=(5.2 * len(points), 4.2))
+    batch = _batch()
+    for i, (title, n) in enumerate(points):
+        h = np.array(n["hessian"]["matrix"])
+        eig, vec = np.linalg.eigh(h)
+        pick = (0, len(eig) - 1) if eig[0] < -n["tolerance"] else (len(eig) - 2, len(eig) - 1)
+        u, w = vec[:, pick[0]], vec[:, pick[1]]
+        names = n["hessian"]["names"]
+        v0 = np.array([n["parameters"][k] for k in names])
+        # each axis spans about where its quadratic term reaches 2 (capped): a weak direction
+        # gets a longer axis, or its curvature would not show beside a strong one
+        r1, r2 = (min(8.0, 2.0 / np.sqrt(max(abs(eig[j]), 1e-6))) for j in pick)
+        aa, bb = np.meshgrid(np.linspace(-r1, r1, settings.grid // 2 + 1),
+                             np.linspace(-r2, r2, settings.grid // 2 + 1))
+        with jax.enable_x64(True):
+            pts = v0 + aa[..., None] * u + bb[..., None] * w
+            f = jax.jit(jax.vmap(lambda v: loss(dict(zip(names, v)), batch)))
+            z = np.asarray(f(jnp.asarray(pts.reshape(-1, len(names))))).reshape(aa.shape)
+        ax = fig.add_subplot(1, len(points), i + 1, projection="3d")
+        ax.plot_surface(aa, bb, z, cmap="viridis", linewidth=0, antialiased=True, alpha=0.9)
+        ax.scatter([0], [0], [n["loss"]], color="r", s=30)
+        ax.set_title(f"{title}\nlambda = {eig[pick[0]]:.3g}, {eig[pick[1]]:.3g}", fontsize=9)
+        ax.set_xlabel("eigenvector 1", fontsize=8)
+        ax.set_ylabel("eigenvector 2", fontsize=8)
+        ax.set_zlabel("loss", fontsize=8)
+    fig.suptitle("Fig 6.12 on the two-sample network: surfaces along Hessian eigen-directions",
+                 fontsize=10, y=1.03)
+    return fig
 
 
 def search_d(settings: Settings, key: jax.Array):
@@ -168,14 +210,17 @@ def search_d(settings: Settings, key: jax.Array):
         batch = _batch()
         found = critical.find_stationary(loss, starts, batch, steps=settings.search_steps)
         labels = critical.label(found)
-    points, d = [], None
+    points, d, minimum = [], None, None
     for s, lab in enumerate(labels):
         if isinstance(lab, str):
             continue
         points.append({"loss": lab.loss, "verdict": lab.verdict, "index": lab.index,
                        "nullity": lab.nullity})
+        at = {k: jax.tree.map(lambda a: a[s], found.params)[k] for k in PARAMETERS}
         if d is None and abs(lab.loss - 0.25) < 1e-9:
-            d = analyse({k: jax.tree.map(lambda a: a[s], found.params)[k] for k in PARAMETERS})
+            d = analyse(at)
+        if minimum is None and lab.index == 0 and lab.loss < 1e-12:
+            minimum = analyse(at)
     kinds = collections.Counter(
         (round(q["loss"], 6), q["verdict"], q["index"], q["nullity"]) for q in points)
     at_quarter = [q for q in points if abs(q["loss"] - 0.25) < 1e-9]
@@ -192,6 +237,7 @@ def search_d(settings: Settings, key: jax.Array):
         "loss_0_25": dict(verdicts),
         "summary": text,
         "points": points,
+        "minimum": minimum,
     }
     return summary, d
 
