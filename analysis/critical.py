@@ -19,6 +19,9 @@ from __future__ import annotations
 
 from typing import Callable, NamedTuple
 
+import jax
+import jax.flatten_util
+import jax.numpy as jnp
 import numpy as np
 
 from . import hessian as hessian_lib
@@ -65,10 +68,8 @@ def classify(loss: Callable, params, batch, *, grad_tol: float = 1e-6,
     """Classify ``params`` as a point of ``loss(., batch)`` (see the module docstring)."""
     g, _ = hessian_lib.gradient(loss, params, batch)
     h, _ = hessian_lib.hessian(loss, params, batch)
-    import jax
-
     with jax.enable_x64(True):
-        value = float(loss(hessian_lib._f64(params), hessian_lib._f64(batch)))
+        value = float(loss(hessian_lib.as_float64(params), hessian_lib.as_float64(batch)))
     return classify_matrix(g, h, value, grad_tol=grad_tol, rel_tol=rel_tol)
 
 
@@ -105,13 +106,9 @@ def find_stationary(loss: Callable, starts, batch, *, steps: int = 300,
       steps: Levenberg-Marquardt iterations (inside ``lax.fori_loop``).
       damping: the relative damping ``mu``.
     """
-    import jax
-    import jax.flatten_util
-    import jax.numpy as jnp
-
     with jax.enable_x64(True):
-        starts = hessian_lib._f64(starts)
-        batch = hessian_lib._f64(batch)
+        starts = hessian_lib.as_float64(starts)
+        batch = hessian_lib.as_float64(batch)
         first = jax.tree.map(lambda a: a[0], starts)
         _, unravel = jax.flatten_util.ravel_pytree(first)
         f = lambda v: loss(unravel(v), batch)  # noqa: E731

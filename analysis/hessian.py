@@ -24,7 +24,8 @@ import jax.numpy as jnp
 import numpy as np
 
 
-def _f64(tree):
+def as_float64(tree):
+    """Cast the floating leaves of a pytree to float64 (call inside an x64 context)."""
     return jax.tree.map(lambda a: jnp.asarray(a, jnp.float64)
                         if jnp.issubdtype(jnp.asarray(a).dtype, jnp.floating) else a, tree)
 
@@ -56,7 +57,7 @@ class Flat(NamedTuple):
 def flatten(params) -> Flat:
     """Flatten a pytree of parameters to a float64 vector, keeping each entry's name."""
     with jax.enable_x64(True):
-        vector, unravel = jax.flatten_util.ravel_pytree(_f64(params))
+        vector, unravel = jax.flatten_util.ravel_pytree(as_float64(params))
     return Flat(vector, unravel, _names(params))
 
 
@@ -74,7 +75,7 @@ def hessian(loss: Callable, params, batch) -> tuple[np.ndarray, list[str]]:
     """
     with jax.enable_x64(True):
         flat = flatten(params)
-        batch = _f64(batch)
+        batch = as_float64(batch)
         h = jax.jit(jax.hessian(lambda v: loss(flat.unravel(v), batch)))(flat.vector)
         h = np.asarray(h)
     return (h + h.T) / 2, flat.names
@@ -84,7 +85,7 @@ def gradient(loss: Callable, params, batch) -> tuple[np.ndarray, list[str]]:
     """The gradient as a float64 vector with its names (the same order as :func:`hessian`)."""
     with jax.enable_x64(True):
         flat = flatten(params)
-        batch = _f64(batch)
+        batch = as_float64(batch)
         g = jax.jit(jax.grad(lambda v: loss(flat.unravel(v), batch)))(flat.vector)
     return np.asarray(g), flat.names
 
@@ -114,7 +115,7 @@ class Eigenpairs(NamedTuple):
 
 def _flat_matvec(loss, params, batch):
     flat = flatten(params)
-    batch = _f64(batch)
+    batch = as_float64(batch)
     hvp = make_hvp(loss)
 
     def matvec(v):

@@ -8,7 +8,6 @@ minima). ``STUDIES`` maps a name to the function and its default config; ``run_s
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 
 from ch6jax import data, train

@@ -146,6 +146,7 @@ def ours_study(seeds: int, steps: int):
     """The jitted generic study ``keys (S,) -> final losses (S,)`` and the ``(x, t)`` batch:
     ``jax.vmap`` over ``train.gradient_descent``, what a notebook user writes first."""
     import jax
+
     from ch6jax import data, mlp, train
 
     x, labels = data.seven_segment()
@@ -220,6 +221,7 @@ def ours_from_params(params_np, steps: int):
     """Ours trained from given stacked initial params (numpy, (S, ...)) -> final losses (S,)."""
     import jax
     import jax.numpy as jnp
+
     from ch6jax import train
 
     net, batch, _ = ours_study(0, steps)
@@ -233,6 +235,7 @@ def ours_from_params(params_np, steps: int):
 def ours_initial_params(n: int):
     """Our own initial parameters for the first ``n`` keys of the study, as stacked numpy."""
     import jax
+
     from ch6jax import mlp
 
     net = mlp.MLP(SIZES, activation="sigmoid", output="softmax")
@@ -449,7 +452,8 @@ def _sklearn_loop(inits, steps, x, labels):
 
 
 def _sklearn_losses(models, x, t):
-    w1 = np.stack([m.coefs_[0] for m in models]); w2 = np.stack([m.coefs_[1] for m in models])
+    w1 = np.stack([m.coefs_[0] for m in models])
+    w2 = np.stack([m.coefs_[1] for m in models])
     b1 = np.stack([m.intercepts_[0] for m in models])
     b2 = np.stack([m.intercepts_[1] for m in models])
     return mean_ce_numpy(w1, b1, w2, b2, x, t)

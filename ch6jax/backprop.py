@@ -114,12 +114,12 @@ def backward(net: MLP, params: Params, cache: Cache, t: jax.Array,
     delta_out = delta
     layers = params["layers"]
     grads = [None] * len(layers)
-    for l in range(len(layers) - 1, -1, -1):
-        a_in = cache.inputs[l]
-        grads[l] = {"w": layout.weight_grad(a_in, delta),   # (6.26), (6.31): error times input
+    for i in range(len(layers) - 1, -1, -1):  # from the output layer down
+        a_in = cache.inputs[i]
+        grads[i] = {"w": layout.weight_grad(a_in, delta),   # (6.26), (6.31): error times input
                     "b": delta.sum(axis=0)}                  # (6.27), (6.32)
-        if l > 0:
-            back = layout.back(delta, layers[l]["w"])        # (6.28)
+        if i > 0:
+            back = layout.back(delta, layers[i]["w"])                     # (6.28)
             delta = back * _activation_derivative(net.activation, a_in)   # (6.29)-(6.30)
     out = {"layers": grads}
     if "skip" in params:  # the skip weights feed the output directly from x

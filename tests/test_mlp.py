@@ -22,7 +22,7 @@ def test_apply_is_the_chapters_composition():
     p = mlp.init(jax.random.key(1), (3, 4, 2), initializer="normal")
     p["layers"][0]["b"] = jnp.arange(4.0) / 10
     x = jax.random.normal(jax.random.key(2), (5, 3))
-    sig = lambda z: 1 / (1 + np.exp(-z))
+    sig = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
     w1, b1 = np.asarray(p["layers"][0]["w"]), np.asarray(p["layers"][0]["b"])
     w2, b2 = np.asarray(p["layers"][1]["w"]), np.asarray(p["layers"][1]["b"])
     expected = sig(sig(np.asarray(x) @ w1 + b1) @ w2 + b2)
@@ -48,7 +48,7 @@ def test_skip_connection_adds_a_direct_path():
 def test_without_a_hidden_nonlinearity_the_network_is_linear():
     p = mlp.init(jax.random.key(0), (3, 6, 6, 2))
     x = jax.random.normal(jax.random.key(1), (4, 3))
-    f = lambda x: mlp.apply(p, x, activation="identity")
+    f = lambda x: mlp.apply(p, x, activation="identity")  # noqa: E731
     np.testing.assert_allclose(f(2 * x) - f(jnp.zeros_like(x)), 2 * (f(x) - f(jnp.zeros_like(x))),
                                rtol=1e-10)
 

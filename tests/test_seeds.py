@@ -2,7 +2,6 @@
 resumable after SIGKILL; configs never mixed; diverging seeds isolated."""
 
 import json
-import os
 import signal
 import socket
 import subprocess

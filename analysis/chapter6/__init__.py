@@ -4,8 +4,17 @@ Each module has ``NAME``, ``TITLE``, ``ITEMS``, a ``Settings`` dataclass (defaul
 settings) and ``run(settings, key) -> Result``.
 """
 
-from . import (approximation, backprop, gates, nonconvexity, perceptron, seed_studies,
-               seven_segment, sgd, xor)
+from . import (
+               approximation,
+               backprop,
+               gates,
+               nonconvexity,
+               perceptron,
+               seed_studies,
+               seven_segment,
+               sgd,
+               xor,
+)
 from ._base import Erratum, Result, check_settings, quick
 
 #: In the chapter's order.

@@ -27,7 +27,7 @@ if args.process is not None:
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
-from seeds_common import N_SEEDS, run  # noqa: E402
+from seeds_common import run  # noqa: E402
 
 assert len(jax.local_devices()) == args.devices
 table = run(chunk=args.chunk)
