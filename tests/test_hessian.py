@@ -160,3 +160,13 @@ def test_spectral_density_matches_the_exact_spectrum():
     # with a full Krylov space the Ritz values are the eigenvalues themselves
     np.testing.assert_allclose(np.sort(sd.nodes[0]), exact, atol=1e-8 * np.abs(exact).max())
     assert np.trapezoid(sd.density, sd.grid) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_lanczos_extremes_at_p_near_2000():  # about 7 s: cheap enough for every run
+    loss, params, batch = mlp_case(sizes=(30, 50, 10), n=200)   # P = 2,060
+    h, _ = hessian.hessian(loss, params, batch)
+    exact = np.linalg.eigvalsh(h)
+    pairs = hessian.lanczos(loss, params, batch, k=5, steps=300)
+    scale = np.abs(exact).max()
+    np.testing.assert_allclose(pairs.values[-5:], exact[-5:], rtol=1e-6)
+    np.testing.assert_allclose(pairs.values[:5], exact[:5], rtol=0, atol=1e-6 * scale)
