@@ -157,8 +157,9 @@ def _seeds(args) -> int:
             jax.distributed.initialize()  # reads SLURM's (or another cluster's) environment
 
     from . import seeds
+    from ._io import atomic_write, npz_bytes
     from .chapter6 import seed_studies
-    from .report import atomic_write, jsonable
+    from .report import jsonable
     from .studies import STUDIES
 
     fn, defaults = STUDIES[args.study]
@@ -177,25 +178,14 @@ def _seeds(args) -> int:
     if jax.process_index() != 0:  # every process holds the whole table; one writes it
         return 0
     out = Path(args.out)
-    atomic_write(out / "table.npz", _npz_bytes(table.to_numpy()))
-    summary = seed_studies.summarise(args.study, table) if config == defaults else {
-        "seeds": len(table), "non_finite": int((~table.finite).sum()), "config": config}
+    atomic_write(out / "table.npz", npz_bytes(table.to_numpy()))
+    summary = seed_studies.summarise(args.study, table, config)
     atomic_write(out / "summary.json", json.dumps(jsonable(summary), indent=2))
     if not args.quiet:
         print(json.dumps(jsonable(summary), indent=2))
         n_chunks = len(list((out / "chunks").glob("*.npz")))
         print(f"wrote {out}/table.npz, summary.json, manifest.json and {n_chunks} chunk files")
     return 0
-
-
-def _npz_bytes(arrays: dict) -> bytes:
-    import io
-
-    import numpy as np
-
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    return buf.getvalue()
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ import base64
 import html
 import json
 import math
-import os
 import platform
 import sys
 from pathlib import Path
@@ -20,6 +19,7 @@ import jax
 import numpy as np
 
 from . import plots
+from ._io import atomic_write
 
 
 def jsonable(obj: Any) -> Any:
@@ -47,14 +47,6 @@ def deep_merge(into: dict, new: dict) -> dict:
         else:
             into[k] = v
     return into
-
-
-def atomic_write(path: Path, data: bytes | str) -> None:
-    """Write then rename, so a reader never sees half a file."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data.encode() if isinstance(data, str) else data)
-    os.replace(tmp, path)
 
 
 def environment() -> dict[str, Any]:

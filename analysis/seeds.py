@@ -34,17 +34,18 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import time
 import warnings
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, NamedTuple
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from ._io import atomic_write, npz_bytes
 
 MANIFEST_FORMAT = 1
 #: Least time between rewrites of the manifest's progress count during a run.
@@ -138,17 +139,6 @@ def _compiled_chunk(study: Callable, config_items: tuple, plan: _Plan, block: in
 # ---------------------------------------------------------------------------------------------
 # Persistence
 
-def _atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> None:
-    # Write, then rename: a reader (or a resumed run) sees the old file or the whole new one,
-    # never half of one, even if this process is killed. There is no fsync: it would cost more
-    # than a small chunk's compute, and a chunk file damaged by a machine crash is detected
-    # on loading and recomputed.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, mode) as f:
-        write(f)
-    os.replace(tmp, path)
-
-
 def _identity(study_name: str, config: dict, root: int, block: int) -> dict:
     return {"format": MANIFEST_FORMAT, "study": study_name,
             "config": json.loads(json.dumps(config, default=str)), "root_seed": root,
@@ -224,7 +214,7 @@ def _write_chunk(out: Path, rows: "_Rows") -> None:
     path = out / "chunks" / f"seeds_{rows.seed[0]:09d}_{rows.seed[-1]:09d}.npz"
     arrays = {"seed": rows.seed, "finite": rows.finite,
               **{f"c:{k}": v for k, v in rows.columns.items()}}
-    _atomic_write(path, lambda f: np.savez(f, **arrays))
+    atomic_write(path, npz_bytes(arrays))
 
 
 def _ranges(seeds: np.ndarray) -> list[list[int]]:
@@ -241,8 +231,7 @@ def _ranges(seeds: np.ndarray) -> list[list[int]]:
 def _write_manifest(out: Path, identity: dict, n_seeds: int, done: np.ndarray) -> None:
     manifest = dict(identity, n_seeds=n_seeds, seeds_done=len(done), done_ranges=_ranges(done),
                     updated=time.strftime("%Y-%m-%dT%H:%M:%S"))
-    _atomic_write(out / "manifest.json",
-                  lambda f: f.write(json.dumps(manifest, indent=2).encode()))
+    atomic_write(out / "manifest.json", json.dumps(manifest, indent=2))
 
 
 # ---------------------------------------------------------------------------------------------

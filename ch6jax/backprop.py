@@ -25,7 +25,7 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from .mlp import ACTIVATIONS, MLP
+from .mlp import ACTIVATIONS, MLP, output_activation
 from .types import Batch, Params
 
 
@@ -59,12 +59,6 @@ class Cache(NamedTuple):
     y: jax.Array
 
 
-def _output(name: str, a: jax.Array, axis: int) -> jax.Array:
-    if name == "softmax":
-        return jax.nn.softmax(a, axis=axis)           # (6.34)
-    return jax.nn.sigmoid(a) if name == "sigmoid" else a
-
-
 def forward(net: MLP, params: Params, x: jax.Array, layout: Layout = SINGLE) -> Cache:
     """The forward pass (6.22) with its cache. ``x``: shape ``(N, D)``."""
     act = ACTIVATIONS[net.activation]
@@ -75,7 +69,7 @@ def forward(net: MLP, params: Params, x: jax.Array, layout: Layout = SINGLE) -> 
     a = layout.dense(inputs[-1], last["w"]) + last["b"]                          # (6.33)
     if "skip" in params:
         a = a + layout.dense(x, params["skip"]["w"])
-    return Cache(inputs, a, _output(net.output, a, layout.class_axis))
+    return Cache(inputs, a, output_activation(net.output, a, layout.class_axis))
 
 
 def _activation_derivative(activation: str, h: jax.Array) -> jax.Array:

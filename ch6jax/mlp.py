@@ -45,11 +45,15 @@ ACTIVATIONS = {
     "step": heaviside,
 }
 
-OUTPUTS = {
-    "identity": identity,             # regression (6.16)
-    "sigmoid": jax.nn.sigmoid,        # (6.13)
-    "softmax": jax.nn.softmax,        # classification (6.34)
-}
+#: Output activations: identity for regression (6.16), sigmoid (6.13), softmax (6.34).
+OUTPUTS = ("identity", "sigmoid", "softmax")
+
+
+def output_activation(name: str, a: jax.Array, axis: int = -1) -> jax.Array:
+    """The output ``y = g(a)``; softmax normalises over ``axis``, the output units."""
+    if name == "softmax":
+        return jax.nn.softmax(a, axis=axis)
+    return jax.nn.sigmoid(a) if name == "sigmoid" else a
 
 INITIALIZERS = ("normal", "lecun", "glorot", "he")
 
@@ -143,7 +147,7 @@ def logits(params: Params, x: jax.Array, *, activation: str = "sigmoid") -> jax.
 def apply(params: Params, x: jax.Array, *, activation: str = "sigmoid",
           output: str = "identity") -> jax.Array:
     """The network function (6.14): ``y = g(a)``, shape ``(N, K)`` for ``x`` of shape ``(N, D)``."""
-    return OUTPUTS[output](logits(params, x, activation=activation))
+    return output_activation(output, logits(params, x, activation=activation))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -206,7 +210,7 @@ class MLP:
 
     def _per_sample_from_logits(self, a: jax.Array, t: jax.Array) -> jax.Array:
         if self.loss_name == "squared_error":
-            return losses.squared_error(OUTPUTS[self.output](a), t)
+            return losses.squared_error(output_activation(self.output, a), t)
         return losses.LOSSES[self.loss_name](a, t)
 
     def loss_from_logits(self, a: jax.Array, t: jax.Array) -> jax.Array:

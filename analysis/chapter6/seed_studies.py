@@ -42,11 +42,10 @@ def _run(name: str, n: int, settings: Settings, root: int, workdir, progress: bo
                            resume=True, progress=progress, name=name)
 
 
-def summarise(name: str, table: seeds.SeedTable) -> dict:
-    """The numbers a study reports, from its table."""
+def summarise(name: str, table: seeds.SeedTable, config: dict) -> dict:
+    """The numbers a study run with ``config`` reports, from its table."""
     c = table.columns
-    base = {"seeds": len(table), "non_finite": int((~table.finite).sum()),
-            "config": studies.STUDIES[name][1]}
+    base = {"seeds": len(table), "non_finite": int((~table.finite).sum()), "config": config}
     loss = c["final_loss"]
     base["final_loss_quantiles"] = dict(zip(
         ("p1", "p10", "p50", "p90", "p99"), np.percentile(loss, [1, 10, 50, 90, 99]).tolist()))
@@ -101,7 +100,7 @@ def run(settings: Settings, key: jax.Array, workdir=None, progress: bool = True)
     sizes = {"two_sample": settings.two_sample_seeds,
              "seven_segment": settings.seven_segment_seeds, "xor": settings.xor_seeds}
     tables = {name: _run(name, n, settings, root, workdir, progress) for name, n in sizes.items()}
-    numbers = {name: summarise(name, t) for name, t in tables.items()}
+    numbers = {name: summarise(name, t, studies.STUDIES[name][1]) for name, t in tables.items()}
     numbers["root_seed"] = root
     n2, n7, nx = numbers["two_sample"], numbers["seven_segment"], numbers["xor"]
     summary = (f"Two-sample network: {n2['fraction_converged']:.1%} of {n2['seeds']} seeds reach a "
