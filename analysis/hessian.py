@@ -7,6 +7,14 @@
 * :func:`lanczos`: the k largest and smallest eigenpairs by Lanczos with full
   reorthogonalisation, each with its residual ``||H v - lambda v||``.
 * :func:`hutchinson_trace`: a trace estimate with its standard error.
+* :func:`spectral_density`: the eigenvalue density by stochastic Lanczos quadrature.
+
+Data too large for one pass is given with ``batch_size``: the examples (the leading axis of every
+leaf of ``batch``) are cut into chunks of that many and the chunk's loss, gradient, Hessian or
+Hessian-vector product is accumulated in ``lax.scan``, weighted by the chunk's share of the
+examples when ``reduction="mean"`` (the loss is a mean over examples, as the chapter's (6.7)) or
+by 1 when ``reduction="sum"`` (as (6.53)). A last, shorter chunk is handled exactly, so the result
+equals the one-pass value to rounding whatever the batch size; memory holds one chunk at a time.
 
 Everything runs in float64 (the x64 flag is switched on inside each call and the inputs are
 cast), because eigenvalues near zero decide whether a point is a minimum or a saddle and float32
@@ -45,6 +53,57 @@ def _names(params) -> list[str]:
     return names
 
 
+REDUCTIONS = ("mean", "sum")
+
+
+def _check_batching(batch, batch_size, reduction) -> int | None:
+    """Validate ``batch_size``/``reduction``; return the number of examples (None: no batching)."""
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    if batch_size is None:
+        return None
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+            or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}")
+    leaves = jax.tree.leaves(batch)
+    if not leaves or any(np.ndim(a) == 0 for a in leaves):
+        raise ValueError("batch_size needs a batch whose leaves all have a leading example "
+                         "axis")
+    sizes = {np.shape(a)[0] for a in leaves}
+    if len(sizes) != 1:
+        raise ValueError(f"batch leaves must share their leading (example) axis to be cut "
+                         f"into chunks, got lengths {sorted(sizes)}")
+    return sizes.pop()
+
+
+def over_batches(fn: Callable, batch, batch_size: int | None, reduction: str = "mean"):
+    """``fn(batch)`` computed chunk by chunk: sum over chunks c of ``weight(c) * fn(c)``.
+
+    ``weight(c)`` is ``len(c) / N`` for ``reduction="mean"`` and 1 for ``"sum"``, so for a loss
+    that is a mean (or sum) over examples, and anything linear in it (gradient, Hessian, HVP),
+    the result is the full-batch value. Full chunks run in one ``lax.scan``; a shorter last
+    chunk is one more call. Use inside ``jit``.
+    """
+    n = _check_batching(batch, batch_size, reduction)
+    if n is None or batch_size >= n:
+        return fn(batch)
+    full, rest = divmod(n, batch_size)
+    head = jax.tree.map(lambda a: a[:full * batch_size].reshape(full, batch_size,
+                                                                *a.shape[1:]), batch)
+    scale = (lambda m: m / n) if reduction == "mean" else (lambda m: 1.0)
+
+    def add(total, chunk):
+        return jax.tree.map(lambda t, x: t + scale(batch_size) * x, total, fn(chunk)), None
+
+    zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype),
+                         jax.eval_shape(fn, jax.tree.map(lambda a: a[0], head)))
+    total, _ = jax.lax.scan(add, zeros, head)
+    if rest:
+        tail = jax.tree.map(lambda a: a[full * batch_size:], batch)
+        total = jax.tree.map(lambda t, x: t + scale(rest) * x, total, fn(tail))
+    return total
+
+
 class Flat(NamedTuple):
     """Parameters as one float64 vector: ``vector`` (P,), ``unravel`` (vector -> pytree) and
     ``names`` (P strings naming each entry)."""
@@ -61,13 +120,15 @@ def flatten(params) -> Flat:
     return Flat(vector, unravel, _names(params))
 
 
-def hessian(loss: Callable, params, batch) -> tuple[np.ndarray, list[str]]:
+def hessian(loss: Callable, params, batch, *, batch_size: int | None = None,
+            reduction: str = "mean") -> tuple[np.ndarray, list[str]]:
     """The full Hessian of ``loss`` at ``params`` (float64), and the parameter names.
 
     Args:
       loss: ``loss(params, batch) -> scalar``.
       params: any pytree of arrays.
       batch: the data, passed to ``loss`` unchanged (cast to float64).
+      batch_size, reduction: accumulate over chunks of the data (see the module docstring).
 
     Returns:
       ``(H, names)``: ``H`` of shape (P, P), made exactly symmetric by ``(H + H^T) / 2`` (the two
@@ -76,18 +137,35 @@ def hessian(loss: Callable, params, batch) -> tuple[np.ndarray, list[str]]:
     with jax.enable_x64(True):
         flat = flatten(params)
         batch = as_float64(batch)
-        h = jax.jit(jax.hessian(lambda v: loss(flat.unravel(v), batch)))(flat.vector)
+        _check_batching(batch, batch_size, reduction)
+        h = jax.jit(lambda v, data: over_batches(
+            lambda chunk: jax.hessian(lambda u: loss(flat.unravel(u), chunk))(v),
+            data, batch_size, reduction))(flat.vector, batch)
         h = np.asarray(h)
     return (h + h.T) / 2, flat.names
 
 
-def gradient(loss: Callable, params, batch) -> tuple[np.ndarray, list[str]]:
+def gradient(loss: Callable, params, batch, *, batch_size: int | None = None,
+             reduction: str = "mean") -> tuple[np.ndarray, list[str]]:
     """The gradient as a float64 vector with its names (the same order as :func:`hessian`)."""
     with jax.enable_x64(True):
         flat = flatten(params)
         batch = as_float64(batch)
-        g = jax.jit(jax.grad(lambda v: loss(flat.unravel(v), batch)))(flat.vector)
+        _check_batching(batch, batch_size, reduction)
+        g = jax.jit(lambda v, data: over_batches(
+            lambda chunk: jax.grad(lambda u: loss(flat.unravel(u), chunk))(v),
+            data, batch_size, reduction))(flat.vector, batch)
     return np.asarray(g), flat.names
+
+
+def value(loss: Callable, params, batch, *, batch_size: int | None = None,
+          reduction: str = "mean") -> float:
+    """The loss in float64, accumulated over chunks of the data if ``batch_size`` is given."""
+    with jax.enable_x64(True):
+        params, batch = as_float64(params), as_float64(batch)
+        _check_batching(batch, batch_size, reduction)
+        return float(jax.jit(lambda p, data: over_batches(
+            lambda chunk: loss(p, chunk), data, batch_size, reduction))(params, batch))
 
 
 def make_hvp(loss: Callable) -> Callable:
@@ -113,14 +191,17 @@ class Eigenpairs(NamedTuple):
     residuals: np.ndarray
 
 
-def _flat_matvec(loss, params, batch):
+def _flat_matvec(loss, params, batch, batch_size=None, reduction="mean"):
     flat = flatten(params)
     batch = as_float64(batch)
+    _check_batching(batch, batch_size, reduction)
     hvp = make_hvp(loss)
 
     def matvec(v):
-        out = hvp(flat.unravel(flat.vector), batch, flat.unravel(v))
-        return jax.flatten_util.ravel_pytree(out)[0]
+        def one(chunk):
+            out = hvp(flat.unravel(flat.vector), chunk, flat.unravel(v))
+            return jax.flatten_util.ravel_pytree(out)[0]
+        return over_batches(one, batch, batch_size, reduction)
 
     return flat, matvec
 
@@ -161,7 +242,8 @@ def _lanczos_basis(matvec, v0, steps: int, key):
 
 
 def lanczos(loss: Callable, params, batch, *, k: int = 5, steps: int | None = None,
-            which: str = "both", key: jax.Array | None = None) -> Eigenpairs:
+            which: str = "both", key: jax.Array | None = None, batch_size: int | None = None,
+            reduction: str = "mean") -> Eigenpairs:
     """Extreme eigenpairs of the Hessian by Lanczos, from Hessian-vector products only.
 
     Args:
@@ -170,6 +252,7 @@ def lanczos(loss: Callable, params, batch, *, k: int = 5, steps: int | None = No
       steps: Lanczos steps (default ``min(P, max(4 k, 40))``); more steps, smaller residuals.
       which: ``"largest"``, ``"smallest"`` or ``"both"``.
       key: the starting vector's key (default ``key(0)``).
+      batch_size, reduction: accumulate each product over chunks of the data (module docs).
 
     Returns:
       :class:`Eigenpairs`, ascending, each with its residual ``||H v - lambda v||`` computed
@@ -178,7 +261,7 @@ def lanczos(loss: Callable, params, batch, *, k: int = 5, steps: int | None = No
     if which not in ("largest", "smallest", "both"):
         raise ValueError(f"which must be 'largest', 'smallest' or 'both', got {which!r}")
     with jax.enable_x64(True):
-        flat, matvec = _flat_matvec(loss, params, batch)
+        flat, matvec = _flat_matvec(loss, params, batch, batch_size, reduction)
         p = flat.vector.shape[0]
         if not isinstance(k, int) or not 1 <= k <= p:
             raise ValueError(f"k must be an integer in 1..{p} (the number of parameters), "
@@ -211,14 +294,15 @@ class TraceEstimate(NamedTuple):
 
 
 def hutchinson_trace(loss: Callable, params, batch, *, samples: int = 100,
-                     key: jax.Array | None = None) -> TraceEstimate:
+                     key: jax.Array | None = None, batch_size: int | None = None,
+                     reduction: str = "mean") -> TraceEstimate:
     """tr(H) = E[z^T H z] for Rademacher z, with its standard error (so repeated runs can be
     compared: peers report a bare number that changes from run to run)."""
     if not isinstance(samples, int) or samples < 2:
         raise ValueError(f"samples must be an integer >= 2 (for a standard error), got "
                          f"{samples!r}")
     with jax.enable_x64(True):
-        flat, matvec = _flat_matvec(loss, params, batch)
+        flat, matvec = _flat_matvec(loss, params, batch, batch_size, reduction)
         key = jax.random.key(0) if key is None else key
         z = jax.random.rademacher(key, (samples, flat.vector.shape[0]), jnp.float64)
         quad = jax.jit(jax.vmap(lambda v: jnp.dot(v, matvec(v))))(z)
@@ -240,7 +324,8 @@ class SpectralDensity(NamedTuple):
 
 def spectral_density(loss: Callable, params, batch, *, probes: int = 10, steps: int = 60,
                      sigma: float | None = None, grid_points: int = 400,
-                     key: jax.Array | None = None) -> SpectralDensity:
+                     key: jax.Array | None = None, batch_size: int | None = None,
+                     reduction: str = "mean") -> SpectralDensity:
     """The Hessian's eigenvalue density by stochastic Lanczos quadrature (Ghorbani et al. 2019).
 
     Each probe runs ``steps`` Lanczos steps from a Rademacher vector; the eigenvalues theta of
@@ -250,7 +335,7 @@ def spectral_density(loss: Callable, params, batch, *, probes: int = 10, steps: 
     the density.
     """
     with jax.enable_x64(True):
-        flat, matvec = _flat_matvec(loss, params, batch)
+        flat, matvec = _flat_matvec(loss, params, batch, batch_size, reduction)
         p = flat.vector.shape[0]
         steps = min(steps, p)
         key = jax.random.key(0) if key is None else key

@@ -170,3 +170,36 @@ def test_lanczos_extremes_at_p_near_2000():  # about 7 s: cheap enough for every
     scale = np.abs(exact).max()
     np.testing.assert_allclose(pairs.values[-5:], exact[-5:], rtol=1e-6)
     np.testing.assert_allclose(pairs.values[:5], exact[:5], rtol=0, atol=1e-6 * scale)
+
+
+@pytest.mark.parametrize("batch_size", [1, 6])
+def test_batched_data_gives_the_one_pass_values(batch_size):
+    # 20 examples in chunks of 6 leaves a last chunk of 2: weighted by its share, exactly
+    loss, params, batch = mlp_case()
+    h, _ = hessian.hessian(loss, params, batch)
+    g, _ = hessian.gradient(loss, params, batch)
+    hb, _ = hessian.hessian(loss, params, batch, batch_size=batch_size)
+    gb, _ = hessian.gradient(loss, params, batch, batch_size=batch_size)
+    np.testing.assert_allclose(hb, h, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(gb, g, rtol=1e-12, atol=1e-15)
+    assert hessian.value(loss, params, batch, batch_size=batch_size) == pytest.approx(
+        float(loss(params, batch)), rel=1e-13)
+    pairs = hessian.lanczos(loss, params, batch, k=2, steps=32, batch_size=batch_size)
+    eig = np.linalg.eigvalsh(h)
+    np.testing.assert_allclose(pairs.values, np.r_[eig[:2], eig[-2:]], rtol=1e-8, atol=1e-10)
+
+
+def test_batched_sum_reduction_and_bad_batching():
+    x = jnp.linspace(-1, 1, 9)
+    batch = (x, x ** 2)
+    loss = lambda w, b: 0.5 * jnp.sum((w[0] * b[0] + w[1] * b[0] ** 3 - b[1]) ** 2)  # noqa: E731
+    w = jnp.array([0.3, -0.2])
+    h, _ = hessian.hessian(loss, w, batch)
+    hb, _ = hessian.hessian(loss, w, batch, batch_size=4, reduction="sum")
+    np.testing.assert_allclose(hb, h, rtol=1e-13)
+    with pytest.raises(ValueError, match="batch_size"):
+        hessian.hessian(loss, w, batch, batch_size=0)
+    with pytest.raises(ValueError, match="reduction"):
+        hessian.gradient(loss, w, batch, batch_size=2, reduction="median")
+    with pytest.raises(ValueError, match="leading"):
+        hessian.lanczos(loss, w, (x, x[:5]), k=1, steps=2, batch_size=2)
