@@ -3,6 +3,16 @@
 Works on any ``loss(params, batch)`` and any pytree. Grids are evaluated by ``vmap`` in chunks
 (``lax.map`` with a batch size), so memory stays bounded and the whole grid is one compiled call.
 
+For the chapter's MLPs, :func:`mlp_slice_2d` is the fast path. On a plane every weight matrix
+is ``W0 + a U + b V``, so a layer's pre-activation for a whole chunk of grid points is one
+large product ``H @ [W0 | U | V]`` of the stacked hidden activations of all the points, mixed
+with the coefficients ``(1, a, b)`` afterwards; the first layer's products with the shared
+input are computed once for the whole grid. ``vmap`` over the generic loss instead issues one
+small product per point, which XLA:CPU runs one by one.
+
+Planes are spanned by random filter-normalised directions (:func:`random_directions`), by the
+Hessian's eigenvectors (:func:`hessian_directions`), or by any two directions the user gives.
+
 Directions for slices follow Li et al. (2018), "Visualizing the loss landscape of neural nets",
 with the rules stated here because the results depend on them:
 
@@ -18,12 +28,18 @@ with the rules stated here because the results depend on them:
 
 from __future__ import annotations
 
+import functools
 from typing import Callable, NamedTuple
 
 import jax
 import jax.flatten_util
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from ch6jax import mlp as mlp_lib
+
+from . import hessian as hessian_lib
 
 
 class Path(NamedTuple):
@@ -40,15 +56,25 @@ def _chunked(fn, xs, chunk: int):
     return jax.lax.map(fn, xs, batch_size=chunk)
 
 
-def path(loss: Callable, a, b, batch, *, points: int = 101, chunk: int = 256,
-         extend: float = 0.0) -> Path:
-    """The loss along the straight line from parameters ``a`` to ``b`` (and ``extend`` beyond)."""
+@functools.partial(jax.jit, static_argnames=("loss", "chunk"))
+def _line_losses(loss, a, b, batch, ts, chunk):
     va, unravel = jax.flatten_util.ravel_pytree(a)
     vb, _ = jax.flatten_util.ravel_pytree(b)
+    return _chunked(lambda t: loss(unravel(va + t * (vb - va)), batch), ts, chunk)
+
+
+def path(loss: Callable, a, b, batch, *, points: int = 101, chunk: int = 256,
+         extend: float = 0.0) -> Path:
+    """The loss along the straight line from parameters ``a`` to ``b`` (and ``extend`` beyond).
+
+    Compiled once per ``loss`` (pass the same function object to reuse it)."""
+    va, _ = jax.flatten_util.ravel_pytree(a)
+    vb, _ = jax.flatten_util.ravel_pytree(b)
+    if va.shape != vb.shape:
+        raise ValueError(f"b must have the structure and shapes of a ({va.shape[0]} numbers), "
+                         f"got {vb.shape[0]}")
     ts = jnp.linspace(-extend, 1 + extend, points, dtype=va.dtype)
-    values = jax.jit(lambda ts: _chunked(lambda t: loss(unravel(va + t * (vb - va)), batch),
-                                         ts, chunk))(ts)
-    ts, values = np.asarray(ts), np.asarray(values)
+    ts, values = np.asarray(ts), np.asarray(_line_losses(loss, a, b, batch, ts, chunk))
     inside = (ts >= 0) & (ts <= 1)
     barrier = float(values[inside].max() - max(values[inside][0], values[inside][-1]))
     return Path(ts, values, barrier)
@@ -90,18 +116,158 @@ class Slice(NamedTuple):
     loss: np.ndarray
 
 
-def slice_2d(loss: Callable, params, batch, d1, d2, *, span: float = 1.0, grid: int = 51,
-             chunk: int = 1024) -> Slice:
-    """The loss on a ``grid x grid`` plane through ``params`` spanned by ``d1`` and ``d2``."""
+def _check_grid(span, grid, chunk) -> None:
+    if isinstance(grid, bool) or not isinstance(grid, (int, np.integer)) or grid < 2:
+        raise ValueError(f"grid must be an integer >= 2 (points a side), got {grid!r}")
+    if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer))
+                              or chunk < 1):
+        raise ValueError(f"chunk must be a positive integer, got {chunk!r}")
+    if not np.isfinite(span) or span <= 0:
+        raise ValueError(f"span must be a positive finite number, got {span!r}")
+
+
+def _plane(params, d1, d2, span, grid):
+    """Flattened centre and directions (checked to match), the axis, and the (grid^2, 2)
+    coordinates in the order of ``Slice.loss.ravel()``."""
     v0, unravel = jax.flatten_util.ravel_pytree(params)
     u, _ = jax.flatten_util.ravel_pytree(d1)
     w, _ = jax.flatten_util.ravel_pytree(d2)
+    for name, d in (("d1", u), ("d2", w)):
+        if d.shape != v0.shape:
+            raise ValueError(f"{name} must have the structure and shapes of params "
+                             f"({v0.shape[0]} numbers), got {d.shape[0]}")
     s = jnp.linspace(-span, span, grid, dtype=v0.dtype)
     aa, bb = jnp.meshgrid(s, s)
-    coords = jnp.stack([aa.ravel(), bb.ravel()], axis=1)
-    values = jax.jit(lambda c: _chunked(
-        lambda ab: loss(unravel(v0 + ab[0] * u + ab[1] * w), batch), c, chunk))(coords)
+    return v0, unravel, u.astype(v0.dtype), w.astype(v0.dtype), s, jnp.stack(
+        [aa.ravel(), bb.ravel()], axis=1)
+
+
+def slice_2d(loss: Callable, params, batch, d1, d2, *, span: float = 1.0, grid: int = 51,
+             chunk: int = 1024) -> Slice:
+    """The loss on a ``grid x grid`` plane through ``params`` spanned by ``d1`` and ``d2``.
+
+    Any loss and pytree (compiled once per ``loss`` function object); for an :class:`ch6jax.mlp.MLP`, :func:`mlp_slice_2d` gives the same
+    numbers many times faster.
+    """
+    _check_grid(span, grid, chunk)
+    _, _, _, _, s, coords = _plane(params, d1, d2, span, grid)
+    values = _grid_losses(loss, params, d1, d2, batch, coords, chunk)
     return Slice(np.asarray(s), np.asarray(s), np.asarray(values).reshape(grid, grid))
+
+
+@functools.partial(jax.jit, static_argnames=("loss", "chunk"))
+def _grid_losses(loss, params, d1, d2, batch, coords, chunk):
+    v0, unravel = jax.flatten_util.ravel_pytree(params)
+    u, _ = jax.flatten_util.ravel_pytree(d1)
+    w, _ = jax.flatten_util.ravel_pytree(d2)
+    u, w = u.astype(v0.dtype), w.astype(v0.dtype)
+    return _chunked(lambda ab: loss(unravel(v0 + ab[0] * u + ab[1] * w), batch), coords, chunk)
+
+
+def _plane_losses(model: mlp_lib.MLP, p0, pu, pv, batch, a, b):
+    """The loss at the parameters ``p0 + a[g] pu + b[g] pv`` for each of the G points ``(a[g],
+    b[g])``, every layer as one product over all G points (see the module docstring).
+
+    Activations are kept features-major, (G, width, N): the products are then G matrices of
+    shape (out, in) @ (in, N), wide in N, and the elementwise mixing and activations run over
+    long contiguous rows, which XLA:CPU vectorises well.
+    """
+    x, t = batch
+    act = mlp_lib.ACTIVATIONS[model.activation]
+    a3, b3 = a[:, None, None], b[:, None, None]
+
+    def mix(m0, mu, mv):  # elementwise, so XLA fuses it with the activation that follows
+        return m0 + a3 * mu + b3 * mv
+
+    def bias(i):  # (G, out, 1)
+        return mix(*(p["layers"][i]["b"][:, None] for p in (p0, pu, pv)))
+
+    # the input is shared by every point: its three products are mixed, not recomputed
+    z = mix(*((x @ p["layers"][0]["w"]).T for p in (p0, pu, pv))) + bias(0)
+    for i in range(1, len(p0["layers"])):
+        w = mix(*(p["layers"][i]["w"] for p in (p0, pu, pv)))  # (G, in, out)
+        z = jnp.einsum("gio,gin->gon", w, act(z)) + bias(i)
+    if "skip" in p0:
+        z = z + mix(*((x @ p["skip"]["w"]).T for p in (p0, pu, pv)))
+    return jax.vmap(model.loss_from_logits, in_axes=(0, None))(jnp.swapaxes(z, 1, 2), t)
+
+
+@functools.lru_cache(maxsize=32)
+def _compiled_slice(model: mlp_lib.MLP, devices: tuple):
+    """``(p0, pu, pv, x, t, coords (devices, chunks, chunk, 2)) -> losses``, jitted once per
+    model and device set (the data and directions are arguments, so a new slice of the same
+    network reuses the compiled code)."""
+    def chunks(p0, pu, pv, x, t, c):  # (chunks, chunk, 2) -> (chunks, chunk)
+        return jax.lax.map(
+            lambda cc: _plane_losses(model, p0, pu, pv, (x, t), cc[:, 0], cc[:, 1]), c)
+
+    if len(devices) == 1:
+        return jax.jit(lambda p0, pu, pv, x, t, c: chunks(p0, pu, pv, x, t, c[0])[None])
+    mesh = Mesh(np.array(devices), ("devices",))
+    spec, rep = PartitionSpec("devices"), PartitionSpec()
+    return jax.jit(jax.shard_map(
+        lambda p0, pu, pv, x, t, c: chunks(p0, pu, pv, x, t, c[0])[None], mesh=mesh,
+        in_specs=(rep, rep, rep, rep, rep, spec), out_specs=spec))
+
+
+def mlp_slice_2d(model: mlp_lib.MLP, params, batch, d1, d2, *, span: float = 1.0,
+                 grid: int = 51, chunk: int | None = None, devices=None) -> Slice:
+    """:func:`slice_2d` of ``model.loss`` for an :class:`ch6jax.mlp.MLP`, fast.
+
+    Each chunk of ``chunk`` grid points goes through the network together, every layer as one
+    batch of large matrix products (module docstring); the chunks are spread over ``devices``
+    (default: all local devices; on a CPU, start with
+    ``XLA_FLAGS=--xla_force_host_platform_device_count=<cores>`` to have one per core). The
+    default chunk keeps the largest intermediate near a million numbers, which fits in cache.
+    Same conventions and results as :func:`slice_2d` (to rounding).
+    """
+    _check_grid(span, grid, chunk)
+    if not isinstance(model, mlp_lib.MLP):
+        raise ValueError(f"model must be a ch6jax.mlp.MLP, got {type(model).__name__}")
+    model.check_batch(batch)
+    devices = jax.local_devices() if devices is None else list(devices)
+    if not devices:
+        raise ValueError("devices must name at least one device")
+    v0, unravel, u, w, s, coords = _plane(params, d1, d2, span, grid)
+    n = batch[0].shape[0]
+    if chunk is None:
+        chunk = int(max(1, min(64, 1_000_000 // (n * max(model.sizes)))))
+    p0, pu, pv = unravel(v0), unravel(u), unravel(w)
+    x, t = batch
+    x = jnp.asarray(x, v0.dtype)
+    t = jnp.asarray(t) if jnp.issubdtype(jnp.asarray(t).dtype, jnp.integer) else \
+        jnp.asarray(t, v0.dtype)
+
+    points, k = coords.shape[0], len(devices)
+    c = jnp.pad(coords, ((0, -points % (k * chunk)), (0, 0))).reshape(k, -1, chunk, 2)
+    run = _compiled_slice(model, tuple(devices))
+    if k > 1:
+        c = jax.device_put(c, NamedSharding(Mesh(np.array(devices), ("devices",)),
+                                            PartitionSpec("devices")))
+    out = run(p0, pu, pv, x, t, c)
+    values = np.asarray(out).reshape(-1)[:points]
+    return Slice(np.asarray(s), np.asarray(s), values.reshape(grid, grid))
+
+
+def hessian_directions(loss: Callable, params, batch, *, pick: str = "top",
+                       steps: int | None = None, key: jax.Array | None = None,
+                       batch_size: int | None = None):
+    """Two Hessian eigenvectors as directions (pytrees like ``params``, unit norm), with their
+    eigenvalues, by :func:`analysis.hessian.lanczos` (float64).
+
+    ``pick="top"``: the two largest eigenvalues (the sharpest directions at a minimum);
+    ``pick="extremes"``: the largest and the smallest (at a saddle, the way down).
+    """
+    if pick not in ("top", "extremes"):
+        raise ValueError(f"pick must be 'top' or 'extremes', got {pick!r}")
+    pairs = hessian_lib.lanczos(loss, params, batch, k=2, steps=steps, key=key,
+                                which="largest" if pick == "top" else "both",
+                                batch_size=batch_size)
+    cols = (-1, -2) if pick == "top" else (-1, 0)
+    _, unravel = jax.flatten_util.ravel_pytree(params)
+    dtype = jax.flatten_util.ravel_pytree(params)[0].dtype
+    dirs = tuple(unravel(jnp.asarray(pairs.vectors[:, c], dtype)) for c in cols)
+    return dirs, np.array([pairs.values[c] for c in cols])
 
 
 def project(trajectory, params, d1, d2) -> np.ndarray:

@@ -44,9 +44,11 @@ def softmax_cross_entropy(logits: jax.Array, t: jax.Array) -> jax.Array:
     Returns:
       Shape ``(N,)``.
     """
-    log_y = jax.nn.log_softmax(logits, axis=-1)
     if jnp.issubdtype(t.dtype, jnp.integer) and t.ndim == logits.ndim - 1:
-        return -jnp.take_along_axis(log_y, t[..., None], axis=-1)[..., 0]
+        # ln sum_k e^{a_k} - a_t: one log-sum-exp per sample, no K-wide log_softmax
+        picked = jnp.take_along_axis(logits, t[..., None], axis=-1)[..., 0]
+        return jax.nn.logsumexp(logits, axis=-1) - picked
+    log_y = jax.nn.log_softmax(logits, axis=-1)
     _check_shapes("logits", logits, t)
     return -jnp.sum(t * log_y, axis=-1)
 

@@ -49,3 +49,49 @@ def test_projection_recovers_plane_coordinates():
     coords = np.array([[0.5, -1.0], [2.0, 3.0]])
     traj = {"w": jnp.stack([a * d1["w"] + b * d2["w"] for a, b in coords])}
     np.testing.assert_allclose(landscape.project(traj, params, d1, d2), coords, atol=1e-12)
+
+
+@pytest.mark.parametrize("model", [
+    MLP((5, 7, 6, 3), activation="tanh", output="softmax"),
+    MLP((5, 4, 2), activation="sigmoid", output="identity", skip=True, reduction="sum"),
+    MLP((3, 2), output="sigmoid"),
+])
+def test_fast_mlp_slice_equals_the_generic_slice(model):
+    params = model.init(key=jax.random.key(0), dtype=jnp.float64)
+    x = jax.random.normal(jax.random.key(1), (37, model.sizes[0]), jnp.float64)
+    if model.output == "softmax":
+        t = jnp.arange(37) % model.sizes[-1]
+    else:
+        t = jax.random.uniform(jax.random.key(2), (37, model.sizes[-1]), jnp.float64)
+    d1, d2 = landscape.random_directions(jax.random.key(3), params)
+    generic = landscape.slice_2d(model.loss, params, (x, t), d1, d2, span=2.0, grid=9)
+    # 81 points in chunks of 10 leave a padded last chunk
+    fast = landscape.mlp_slice_2d(model, params, (x, t), d1, d2, span=2.0, grid=9, chunk=10)
+    np.testing.assert_allclose(fast.loss, generic.loss, rtol=1e-12, atol=1e-13)
+    np.testing.assert_array_equal(fast.alpha, generic.alpha)
+    assert fast.loss[4, 4] == pytest.approx(float(model.loss(params, (x, t))), rel=1e-12)
+
+
+def test_slice_input_errors_name_the_argument():
+    model = MLP((3, 2, 2), output="softmax")
+    params = model.init(key=jax.random.key(0))
+    batch = (jnp.zeros((4, 3)), jnp.array([0, 1, 0, 1]))
+    with pytest.raises(ValueError, match="grid"):
+        landscape.mlp_slice_2d(model, params, batch, params, params, grid=1)
+    with pytest.raises(ValueError, match="d2"):
+        landscape.slice_2d(model.loss, params, batch, params, {"w": jnp.zeros(3)})
+    with pytest.raises(ValueError, match="span"):
+        landscape.mlp_slice_2d(model, params, batch, params, params, span=float("nan"))
+    with pytest.raises(ValueError, match="batch x"):
+        landscape.mlp_slice_2d(model, params, (jnp.zeros((4, 5)), batch[1]), params, params)
+
+
+def test_hessian_directions_are_the_extreme_eigenvectors():
+    h = np.diag([3.0, -2.0, 0.5, 1.0])
+    loss = lambda p, _: 0.5 * p @ jnp.asarray(h) @ p  # noqa: E731
+    (d1, d2), values = landscape.hessian_directions(loss, jnp.zeros(4), None, pick="top")
+    np.testing.assert_allclose(values, [3.0, 1.0], rtol=1e-10)
+    np.testing.assert_allclose(np.abs(d1), [1, 0, 0, 0], atol=1e-8)
+    (d1, d2), values = landscape.hessian_directions(loss, jnp.zeros(4), None, pick="extremes")
+    np.testing.assert_allclose(values, [3.0, -2.0], rtol=1e-10)
+    np.testing.assert_allclose(np.abs(d2), [0, 1, 0, 0], atol=1e-8)
