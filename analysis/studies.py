@@ -8,6 +8,8 @@ minima). ``STUDIES`` maps a name to the function and its default config; ``run_s
 
 from __future__ import annotations
 
+import jax
+import jax.flatten_util
 import jax.numpy as jnp
 
 from ch6jax import data, train
@@ -60,8 +62,85 @@ def xor(key, *, learning_rate: float = 2.0, steps: int = 5000, init_scale: float
     return {"final_loss": fit.final_loss, "correct": correct, "failed": correct < 4}
 
 
+def two_sample_saddle(dtype=jnp.float32):
+    """The two-sample network's saddle at loss 0.25 (the chapter's configuration (d)): every
+    weight 0 and the output bias 0.5, so the network outputs 0.5 for both samples. The hidden
+    biases are free (a flat direction each, nullity 2); each pair (w_jx, wy_j) couples into one
+    negative curvature (index 2). :mod:`analysis.chapter6.saddles` checks this with the full
+    Hessian."""
+    params = jax.tree.map(jnp.zeros_like, TWO_SAMPLE_NET.init(key=jax.random.key(0),
+                                                              dtype=dtype))
+    params["layers"][-1]["b"] = jnp.full_like(params["layers"][-1]["b"], 0.5)
+    return params
+
+
+#: The escape methods of :func:`saddle_escape`, in the order of its outputs.
+ESCAPE_METHODS = ("gd", "sgd", "gd_noise")
+
+
+def saddle_escape(key, *, learning_rate: float = 0.5, steps: int = 1000,
+                  start_noise: float = 1e-3, noise: float = 0.01, drop: float = 0.05,
+                  record_every: int = 10):
+    """Escape from the two-sample saddle (C14): GD, SGD and GD with small Gaussian noise.
+
+    Each method starts from the saddle plus ``start_noise`` times a N(0, I) vector (the same
+    start for all three; ``start_noise = 0`` starts exactly at the saddle) and makes ``steps``
+    updates with ``learning_rate``:
+
+    * ``gd``: the full gradient of the loss (6.53);
+    * ``sgd``: one sample drawn at random each step, its gradient times 2 (an unbiased
+      estimate of the full gradient of the summed loss): Algorithm 6.1 with batch size 1;
+    * ``gd_noise``: the full gradient plus ``noise`` times fresh N(0, I) noise (perturbed GD).
+
+    A run has escaped at the first step whose loss is below ``0.25 - drop``.
+
+    Returns, per method m: ``escape_<m>`` (the step, or ``steps + 1`` if it never escaped),
+    ``final_loss_<m>``, and ``grad_norm_<m>`` (the full gradient's norm every ``record_every``
+    steps, a trace of ``steps // record_every`` values).
+    """
+    x, t = data.two_sample()
+    loss = TWO_SAMPLE_NET.loss
+    grad = jax.grad(loss)
+    saddle = two_sample_saddle()
+    k_start, k_run = jax.random.split(key)
+    flat, unravel = jax.flatten_util.ravel_pytree(saddle)
+    start = unravel(flat + start_noise * jax.random.normal(k_start, flat.shape, flat.dtype))
+
+    def direction(method, params, k):
+        if method == "gd":
+            return grad(params, (x, t))
+        if method == "sgd":
+            i = jax.random.randint(k, (1,), 0, 2)
+            return jax.tree.map(lambda g: 2.0 * g, grad(params, (x[i], t[i])))
+        g = grad(params, (x, t))
+        leaves, tree = jax.tree.flatten(g)
+        ks = jax.random.split(k, len(leaves))
+        return jax.tree.unflatten(tree, [a + noise * jax.random.normal(kk, a.shape, a.dtype)
+                                         for a, kk in zip(leaves, ks)])
+
+    out = {}
+    for m, method in enumerate(ESCAPE_METHODS):
+        def body(carry, i, method=method, m=m):
+            params, escaped = carry
+            d = direction(method, params, jax.random.fold_in(jax.random.fold_in(k_run, m), i))
+            params = jax.tree.map(lambda p, g: p - learning_rate * g, params, d)
+            value = loss(params, (x, t))
+            escaped = jnp.where((escaped > steps) & (value < 0.25 - drop), i + 1, escaped)
+            gnorm = jnp.sqrt(sum(jnp.sum(g ** 2) for g in jax.tree.leaves(grad(params, (x, t)))))
+            return (params, escaped), gnorm
+
+        (params, escaped), gnorms = jax.lax.scan(body, (start, jnp.int32(steps + 1)),
+                                                 jnp.arange(steps, dtype=jnp.int32))
+        out[f"escape_{method}"] = escaped
+        out[f"final_loss_{method}"] = loss(params, (x, t))
+        out[f"grad_norm_{method}"] = gnorms[record_every - 1::record_every]
+    return out
+
+
 STUDIES = {
     "two_sample": (two_sample, {"learning_rate": 0.5, "steps": 5000, "init_scale": 1.0}),
     "seven_segment": (seven_segment, {"learning_rate": 0.5, "steps": 2000, "hidden": 18}),
     "xor": (xor, {"learning_rate": 2.0, "steps": 5000, "init_scale": 1.0}),
+    "saddle_escape": (saddle_escape, {"learning_rate": 0.5, "steps": 1000, "start_noise": 1e-3,
+                                      "noise": 0.01, "drop": 0.05, "record_every": 10}),
 }

@@ -10,6 +10,7 @@ from . import (
                gates,
                nonconvexity,
                perceptron,
+               saddles,
                seed_studies,
                seven_segment,
                sgd,
@@ -19,6 +20,6 @@ from ._base import Erratum, Result, check_settings, quick
 
 #: In the chapter's order.
 EXPERIMENTS = {m.NAME: m for m in (gates, perceptron, xor, backprop, sgd, seven_segment,
-                                    approximation, nonconvexity, seed_studies)}
+                                    approximation, nonconvexity, saddles, seed_studies)}
 
 __all__ = ["EXPERIMENTS", "Erratum", "Result", "check_settings", "quick"]

@@ -9,6 +9,9 @@ experiment's subcommand from its ``Settings`` fields, so adding an experiment ad
 from __future__ import annotations
 
 import dataclasses
+import json
+import zlib
+from pathlib import Path
 from typing import Any, NamedTuple
 
 
@@ -46,3 +49,14 @@ def check_settings(settings) -> None:
 def quick(settings_cls):
     """The ``--quick`` settings of an experiment: its defaults with ``QUICK`` applied."""
     return settings_cls(**getattr(settings_cls, "QUICK", {}))
+
+
+def study_dir(workdir, name: str, root: int, config: dict) -> Path | None:
+    """Where a seed study of an experiment keeps its chunks inside the results folder's work
+    directory: named by the study, the root seed and a checksum of the config, so a rerun with
+    the same settings resumes and one with other settings (``--quick``, say) starts afresh
+    instead of being refused."""
+    if workdir is None:
+        return None
+    digest = zlib.crc32(json.dumps(config, sort_keys=True).encode()) & 0xFFFFFFFF
+    return Path(workdir) / f"{name}-root{root}-{digest:08x}"

@@ -16,7 +16,7 @@ import numpy as np
 from ch6jax import data
 
 from .. import plots, seeds, studies
-from ._base import Result
+from ._base import Result, study_dir
 
 NAME = "seed_studies"
 TITLE = "Seed studies: thousands of initialisations"
@@ -37,7 +37,7 @@ class Settings:
 
 def _run(name: str, n: int, settings: Settings, root: int, workdir, progress: bool):
     fn, config = studies.STUDIES[name]
-    out = None if workdir is None else workdir / f"{name}-root{root}"
+    out = study_dir(workdir, name, root, config)
     return seeds.run_study(fn, n, config=config, chunk=settings.chunk, root_seed=root, out=out,
                            resume=True, progress=progress, name=name)
 
