@@ -26,8 +26,10 @@ _TYPES = {"int": int, "float": float, "str": str, "bool": bool}
 def _add_settings_arguments(parser, settings_cls) -> None:
     for field in dataclasses.fields(settings_cls):
         kind = _TYPES[field.type if isinstance(field.type, str) else field.type.__name__]
+        choices = getattr(settings_cls, "CHOICES", {}).get(field.name)
         parser.add_argument(f"--{field.name.replace('_', '-')}", dest=field.name, type=kind,
-                            default=None, metavar=kind.__name__.upper(),
+                            default=None, choices=choices,
+                            metavar=None if choices else kind.__name__.upper(),
                             help=f"default {field.default!r}")
 
 

@@ -270,6 +270,26 @@ def hessian_directions(loss: Callable, params, batch, *, pick: str = "top",
     return dirs, np.array([pairs.values[c] for c in cols])
 
 
+def trajectory_directions(trajectory, params):
+    """The plane that best holds a training trajectory (Li et al. 2018, section 7): the two top
+    principal directions of the snapshots' offsets from ``params`` (usually the end point).
+
+    Random directions in a space of many dimensions are nearly orthogonal to any path, so a
+    trajectory projected on a random plane collapses to a point; this plane shows it. Returns
+    ``((d1, d2), explained)``: unit-norm directions as pytrees, and the fraction of the offsets'
+    squared norm each captures.
+    """
+    v0, unravel = jax.flatten_util.ravel_pytree(params)
+    pts = jax.vmap(lambda p: jax.flatten_util.ravel_pytree(p)[0])(trajectory)
+    offsets = np.asarray(pts - v0)
+    if offsets.shape[0] < 2:
+        raise ValueError(f"trajectory must hold at least 2 snapshots, got {offsets.shape[0]}")
+    _, sv, vt = np.linalg.svd(offsets, full_matrices=False)
+    explained = sv ** 2 / max(float((sv ** 2).sum()), np.finfo(float).tiny)
+    dirs = tuple(unravel(jnp.asarray(vt[i], v0.dtype)) for i in range(2))
+    return dirs, explained[:2]
+
+
 def project(trajectory, params, d1, d2) -> np.ndarray:
     """Coordinates (alpha, beta) of each point of a trajectory (stacked pytree, leading axis T)
     in the plane through ``params`` spanned by ``d1``, ``d2`` (least squares, so non-orthogonal

@@ -87,3 +87,48 @@ def seven_segment(ax, vector, *, on="#d62728", off="#eeeeee"):
     ax.set_ylim(-0.1, 2.1)
     ax.set_aspect("equal")
     ax.axis("off")
+
+
+def _log_levels(z, count: int = 30):
+    lo = max(float(np.nanmin(z)), float(np.nanmax(z)) * 1e-12, 1e-300)
+    return np.geomspace(lo, max(float(np.nanmax(z)), lo * 1.001), count)
+
+
+def landscape_contour(ax, sl, *, trajectory=None, log: bool = True, colorbar: bool = True,
+                      xlabel: str = "direction 1", ylabel: str = "direction 2"):
+    """Filled contours of a :class:`analysis.landscape.Slice` (log-spaced levels by default),
+    the centre marked, and optionally a trajectory's (alpha, beta) coordinates (T, 2) drawn
+    from its start (circle) to its end (star)."""
+    aa, bb = np.meshgrid(sl.alpha, sl.beta)
+    z = np.asarray(sl.loss)
+    if log:
+        cs = ax.contourf(aa, bb, np.maximum(z, _log_levels(z)[0]), levels=_log_levels(z),
+                         norm=LogNorm(), cmap="viridis")
+    else:
+        cs = ax.contourf(aa, bb, z, levels=30, cmap="viridis")
+    ax.contour(aa, bb, z, levels=cs.levels[::3], colors="w", linewidths=0.4, alpha=0.6)
+    if colorbar:
+        from matplotlib import ticker
+
+        ax.figure.colorbar(cs, ax=ax, label="loss",
+                           ticks=ticker.LogLocator() if log else None,
+                           format=ticker.LogFormatterSciNotation() if log else None)
+    ax.plot(0, 0, "+", color="r", ms=9)
+    if trajectory is not None:
+        tr = np.asarray(trajectory)
+        ax.plot(tr[:, 0], tr[:, 1], ".-", color="w", lw=1, ms=3)
+        ax.plot(tr[0, 0], tr[0, 1], "o", color="w", ms=5)
+        ax.plot(tr[-1, 0], tr[-1, 1], "*", color="r", ms=9)
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    return cs
+
+
+def landscape_surface(ax, sl, *, log: bool = False):
+    """A 3-D surface of a slice on a ``projection="3d"`` axis (log10 of the loss if ``log``)."""
+    aa, bb = np.meshgrid(sl.alpha, sl.beta)
+    z = np.asarray(sl.loss)
+    z = np.log10(np.maximum(z, _log_levels(z)[0])) if log else z
+    ax.plot_surface(aa, bb, z, cmap="viridis", linewidth=0, antialiased=True, alpha=0.95,
+                    rcount=min(60, len(sl.beta)), ccount=min(60, len(sl.alpha)))
+    ax.set_zlabel("log10 loss" if log else "loss", fontsize=8, labelpad=2)
+    ax.tick_params(labelsize=7)

@@ -27,7 +27,8 @@ def test_reproduce_writes_every_figure_and_file(quick_results):
     figures = {p.stem for p in (quick_results / "figures").glob("*.png")}
     assert {"fig6_2_gates", "fig6_3_perceptron", "fig6_4_6_6_xor", "fig6_9_seven_segment",
             "fig6_10_approximation", "algorithm_6_1_sgd", "backprop_check",
-            "seed_studies", "fig6_11_nonconvexity"} <= figures
+            "seed_studies", "fig6_11_nonconvexity", "hessian_spectra", "landscape_seven_segment",
+            "saddle_escape", "cliff"} <= figures
     for p in (quick_results / "figures").glob("*.png"):
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     html = (quick_results / "report.html").read_text()
@@ -63,12 +64,24 @@ def test_metrics_hold_the_exact_values(quick_results):
     assert nc["c"]["loss"] == pytest.approx(0.25) and nc["a"]["verdict"] == "not stationary"
     assert len(nc["a"]["hessian"]["matrix"]) == 7 and len(nc["a"]["eigenvalues"]) == 7
     assert "strict minimum" not in nc["search"]["loss_0_25"]  # the chapter's (d) is not found
+    h = m["hessian"]["xor"]
+    assert len(h["eigenvalues"]) == 9 and h["lanczos"]["max_error_relative_to_spectral_radius"] < 1e-8
+    assert h["trace"]["exact"] == pytest.approx(sum(h["eigenvalues"]), rel=1e-12)
+    land = m["landscape"]["seven_segment"]
+    assert land["random"]["centre_loss"] == pytest.approx(land["final_loss"], rel=1e-9)
+    assert land["random"]["grid"] == 31 and land["path"]["barrier"] >= 0
+    sad = m["saddles"]
+    assert (sad["saddle"]["verdict"], sad["saddle"]["index"]) == ("saddle", 2)
+    assert sad["escape"]["at"]["gd"]["fraction_escaped"] == 0.0
+    assert sad["escape"]["at"]["sgd"]["fraction_escaped"] == 1.0
 
 
 def test_seed_studies_saved_their_chunks_and_reuse_them(quick_results, tmp_path):
     work = quick_results / "work"
     manifests = sorted(p.parent.name for p in work.glob("*/manifest.json"))
-    assert [m.split("-root")[0] for m in manifests] == ["seven_segment", "two_sample", "xor"]
+    assert [m.split("-root")[0] for m in manifests] == [
+        "saddle_escape-1e-3", "saddle_escape-1e-6", "saddle_escape-at", "seven_segment",
+        "two_sample", "xor"]
     # A second run into the same folder resumes the saved studies instead of recomputing, and
     # a run of one experiment keeps the other experiments' results.
     before = json.loads((quick_results / "metrics.json").read_text())

@@ -95,3 +95,21 @@ def test_hessian_directions_are_the_extreme_eigenvectors():
     (d1, d2), values = landscape.hessian_directions(loss, jnp.zeros(4), None, pick="extremes")
     np.testing.assert_allclose(values, [3.0, -2.0], rtol=1e-10)
     np.testing.assert_allclose(np.abs(d2), [0, 1, 0, 0], atol=1e-8)
+
+
+def test_trajectory_plane_holds_a_planar_path():
+    end = {"w": jnp.zeros((3, 2)), "b": jnp.zeros(2)}
+    u = {"w": jnp.ones((3, 2)) / jnp.sqrt(8.0), "b": jnp.ones(2) / jnp.sqrt(8.0)}
+    v = {"w": jnp.array([[1.0, -1], [0, 0], [0, 0]]) / 2, "b": jnp.array([1.0, -1]) / 2}
+    ts = jnp.linspace(1, 0, 12)
+    path = jax.tree.map(lambda a, b: 3 * ts.reshape(-1, *[1] * a.ndim) * a
+                        + jnp.sin(4 * ts).reshape(-1, *[1] * b.ndim) * b, u, v)
+    (d1, d2), explained = landscape.trajectory_directions(path, end)
+    assert explained.sum() == pytest.approx(1.0, abs=1e-6)       # the path lies in a plane
+    coords = landscape.project(path, end, d1, d2)
+    rebuilt = jax.tree.map(lambda a, b: coords[:, 0].reshape(-1, *[1] * a.ndim) * a
+                           + coords[:, 1].reshape(-1, *[1] * b.ndim) * b, d1, d2)
+    for x, y in zip(jax.tree.leaves(rebuilt), jax.tree.leaves(path)):
+        np.testing.assert_allclose(x, y, atol=1e-5)
+    with pytest.raises(ValueError, match="trajectory"):
+        landscape.trajectory_directions(jax.tree.map(lambda a: a[:1], path), end)

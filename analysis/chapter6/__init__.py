@@ -8,18 +8,21 @@ from . import (
                approximation,
                backprop,
                gates,
+               landscapes,
                nonconvexity,
                perceptron,
                saddles,
                seed_studies,
                seven_segment,
                sgd,
+               spectrum,
                xor,
 )
 from ._base import Erratum, Result, check_settings, quick
 
 #: In the chapter's order.
 EXPERIMENTS = {m.NAME: m for m in (gates, perceptron, xor, backprop, sgd, seven_segment,
-                                    approximation, nonconvexity, saddles, seed_studies)}
+                                    approximation, nonconvexity, spectrum, landscapes, saddles,
+                                    seed_studies)}
 
 __all__ = ["EXPERIMENTS", "Erratum", "Result", "check_settings", "quick"]

@@ -37,10 +37,15 @@ class Result(NamedTuple):
 def check_settings(settings) -> None:
     """Raise ``ValueError`` naming the field for a non-positive count or rate.
 
-    Fields named in ``settings.POSITIVE`` must be > 0; ints must be ints.
+    Fields named in ``settings.POSITIVE`` must be > 0; ints must be ints. Fields named in
+    ``settings.CHOICES`` (a dict field -> allowed values) must take one of their values.
     """
     for field in dataclasses.fields(settings):
         value = getattr(settings, field.name)
+        choices = getattr(settings, "CHOICES", {}).get(field.name)
+        if choices is not None and value not in choices:
+            raise ValueError(f"{field.name} must be one of {', '.join(map(str, choices))}, "
+                             f"got {value!r}")
         if field.name in getattr(settings, "POSITIVE", ()):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
                 raise ValueError(f"{field.name} must be positive, got {value!r}")

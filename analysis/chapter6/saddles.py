@@ -59,7 +59,7 @@ class Settings:
     clip: float = 10.0
     POSITIVE = ("seeds", "steps", "learning_rate", "noise", "drop", "chunk", "cliff_depth",
                 "cliff_lr", "cliff_steps", "clip")
-    QUICK = {"seeds": 256, "steps": 400}
+    QUICK = {"seeds": 128, "steps": 300, "cliff_steps": 300}
 
 
 # ---------------------------------------------------------------------------------------------
