@@ -24,6 +24,7 @@ with the number of steps.
 
 from __future__ import annotations
 
+import functools
 from typing import Callable, NamedTuple
 
 import jax
@@ -120,6 +121,39 @@ def flatten(params) -> Flat:
     return Flat(vector, unravel, _names(params))
 
 
+_STATIC = ("loss", "batch_size", "reduction")
+
+
+def _ravel(params):
+    return jax.flatten_util.ravel_pytree(params)
+
+
+@functools.partial(jax.jit, static_argnames=_STATIC)
+def _hessian(loss, params, batch, batch_size, reduction):
+    v, unravel = _ravel(params)
+    return over_batches(lambda chunk: jax.hessian(lambda u: loss(unravel(u), chunk))(v),
+                        batch, batch_size, reduction)
+
+
+@functools.partial(jax.jit, static_argnames=_STATIC)
+def _gradient(loss, params, batch, batch_size, reduction):
+    v, unravel = _ravel(params)
+    return over_batches(lambda chunk: jax.grad(lambda u: loss(unravel(u), chunk))(v),
+                        batch, batch_size, reduction)
+
+
+@functools.partial(jax.jit, static_argnames=_STATIC)
+def _value(loss, params, batch, batch_size, reduction):
+    return over_batches(lambda chunk: loss(params, chunk), batch, batch_size, reduction)
+
+
+def _prepare(params, batch, batch_size, reduction):
+    """Cast to float64 and check the batching (call inside an x64 context)."""
+    params, batch = as_float64(params), as_float64(batch)
+    _check_batching(batch, batch_size, reduction)
+    return params, batch
+
+
 def hessian(loss: Callable, params, batch, *, batch_size: int | None = None,
             reduction: str = "mean") -> tuple[np.ndarray, list[str]]:
     """The full Hessian of ``loss`` at ``params`` (float64), and the parameter names.
@@ -133,39 +167,31 @@ def hessian(loss: Callable, params, batch, *, batch_size: int | None = None,
     Returns:
       ``(H, names)``: ``H`` of shape (P, P), made exactly symmetric by ``(H + H^T) / 2`` (the two
       halves agree to rounding), and the P names in ``ravel_pytree`` order.
+
+    Every instrument here is compiled once per ``loss`` function and shapes: pass the same
+    function object again (a bound method of an equal frozen model counts) to reuse it.
     """
     with jax.enable_x64(True):
-        flat = flatten(params)
-        batch = as_float64(batch)
-        _check_batching(batch, batch_size, reduction)
-        h = jax.jit(lambda v, data: over_batches(
-            lambda chunk: jax.hessian(lambda u: loss(flat.unravel(u), chunk))(v),
-            data, batch_size, reduction))(flat.vector, batch)
-        h = np.asarray(h)
-    return (h + h.T) / 2, flat.names
+        params, batch = _prepare(params, batch, batch_size, reduction)
+        h = np.asarray(_hessian(loss, params, batch, batch_size, reduction))
+    return (h + h.T) / 2, _names(params)
 
 
 def gradient(loss: Callable, params, batch, *, batch_size: int | None = None,
              reduction: str = "mean") -> tuple[np.ndarray, list[str]]:
     """The gradient as a float64 vector with its names (the same order as :func:`hessian`)."""
     with jax.enable_x64(True):
-        flat = flatten(params)
-        batch = as_float64(batch)
-        _check_batching(batch, batch_size, reduction)
-        g = jax.jit(lambda v, data: over_batches(
-            lambda chunk: jax.grad(lambda u: loss(flat.unravel(u), chunk))(v),
-            data, batch_size, reduction))(flat.vector, batch)
-    return np.asarray(g), flat.names
+        params, batch = _prepare(params, batch, batch_size, reduction)
+        g = np.asarray(_gradient(loss, params, batch, batch_size, reduction))
+    return g, _names(params)
 
 
 def value(loss: Callable, params, batch, *, batch_size: int | None = None,
           reduction: str = "mean") -> float:
     """The loss in float64, accumulated over chunks of the data if ``batch_size`` is given."""
     with jax.enable_x64(True):
-        params, batch = as_float64(params), as_float64(batch)
-        _check_batching(batch, batch_size, reduction)
-        return float(jax.jit(lambda p, data: over_batches(
-            lambda chunk: loss(p, chunk), data, batch_size, reduction))(params, batch))
+        params, batch = _prepare(params, batch, batch_size, reduction)
+        return float(_value(loss, params, batch, batch_size, reduction))
 
 
 def make_hvp(loss: Callable) -> Callable:
@@ -182,6 +208,19 @@ def make_hvp(loss: Callable) -> Callable:
     return hvp
 
 
+def _flat_matvec(loss, params, batch, batch_size, reduction):
+    """``v -> H v`` on flat vectors, accumulated over chunks (use inside ``jit``)."""
+    v0, unravel = _ravel(params)
+    hvp = make_hvp(loss)
+
+    def matvec(v):
+        def one(chunk):
+            return _ravel(hvp(unravel(v0), chunk, unravel(v)))[0]
+        return over_batches(one, batch, batch_size, reduction)
+
+    return matvec
+
+
 class Eigenpairs(NamedTuple):
     """Eigenvalues (ascending), eigenvectors (columns of a (P, k) array) and their residuals
     ``||H v - lambda v||``."""
@@ -189,21 +228,6 @@ class Eigenpairs(NamedTuple):
     values: np.ndarray
     vectors: np.ndarray
     residuals: np.ndarray
-
-
-def _flat_matvec(loss, params, batch, batch_size=None, reduction="mean"):
-    flat = flatten(params)
-    batch = as_float64(batch)
-    _check_batching(batch, batch_size, reduction)
-    hvp = make_hvp(loss)
-
-    def matvec(v):
-        def one(chunk):
-            out = hvp(flat.unravel(flat.vector), chunk, flat.unravel(v))
-            return jax.flatten_util.ravel_pytree(out)[0]
-        return over_batches(one, batch, batch_size, reduction)
-
-    return flat, matvec
 
 
 def _lanczos_basis(matvec, v0, steps: int, key):
@@ -261,27 +285,35 @@ def lanczos(loss: Callable, params, batch, *, k: int = 5, steps: int | None = No
     if which not in ("largest", "smallest", "both"):
         raise ValueError(f"which must be 'largest', 'smallest' or 'both', got {which!r}")
     with jax.enable_x64(True):
-        flat, matvec = _flat_matvec(loss, params, batch, batch_size, reduction)
-        p = flat.vector.shape[0]
-        if not isinstance(k, int) or not 1 <= k <= p:
+        params, batch = _prepare(params, batch, batch_size, reduction)
+        p = _ravel(params)[0].shape[0]
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= p:
             raise ValueError(f"k must be an integer in 1..{p} (the number of parameters), "
                              f"got {k!r}")
         steps = min(p, max(4 * k, 40)) if steps is None else steps
-        if not isinstance(steps, int) or not k <= steps <= p:
+        if isinstance(steps, bool) or not isinstance(steps, int) or not k <= steps <= p:
             raise ValueError(f"steps must be an integer in {k}..{p}, got {steps!r}")
         key = jax.random.key(0) if key is None else key
-        v0 = jax.random.normal(key, (p,), jnp.float64)
-        basis, alpha, beta = jax.jit(_lanczos_basis, static_argnums=(0, 2))(
-            matvec, v0, steps, jax.random.fold_in(key, 1))
-        t = jnp.diag(alpha) + jnp.diag(beta[:-1], 1) + jnp.diag(beta[:-1], -1)
-        theta, s = jnp.linalg.eigh(t)
-        ritz = basis.T @ s                                        # (P, steps)
         pick = {"largest": np.arange(steps - k, steps), "smallest": np.arange(k),
                 "both": np.unique(np.r_[np.arange(k), np.arange(steps - k, steps)])}[which]
-        vectors = ritz[:, pick]
-        residual = jax.jit(jax.vmap(lambda v, lam: jnp.linalg.norm(matvec(v) - lam * v),
-                                    in_axes=(1, 0)))(vectors, theta[pick])
-        return Eigenpairs(np.asarray(theta[pick]), np.asarray(vectors), np.asarray(residual))
+        values, vectors, residuals = _lanczos(loss, params, batch, key, steps, tuple(pick),
+                                              batch_size, reduction)
+        return Eigenpairs(np.asarray(values), np.asarray(vectors), np.asarray(residuals))
+
+
+@functools.partial(jax.jit, static_argnames=(*_STATIC, "steps", "pick"))
+def _lanczos(loss, params, batch, key, steps, pick, batch_size, reduction):
+    matvec = _flat_matvec(loss, params, batch, batch_size, reduction)
+    p = _ravel(params)[0].shape[0]
+    v0 = jax.random.normal(key, (p,), jnp.float64)
+    basis, alpha, beta = _lanczos_basis(matvec, v0, steps, jax.random.fold_in(key, 1))
+    t = jnp.diag(alpha) + jnp.diag(beta[:-1], 1) + jnp.diag(beta[:-1], -1)
+    theta, s = jnp.linalg.eigh(t)
+    pick = jnp.asarray(pick)
+    vectors = basis.T @ s[:, pick]                                 # Ritz vectors (P, k)
+    residual = jax.vmap(lambda v, lam: jnp.linalg.norm(matvec(v) - lam * v),
+                        in_axes=(1, 0))(vectors, theta[pick])
+    return theta[pick], vectors, residual
 
 
 class TraceEstimate(NamedTuple):
@@ -302,12 +334,20 @@ def hutchinson_trace(loss: Callable, params, batch, *, samples: int = 100,
         raise ValueError(f"samples must be an integer >= 2 (for a standard error), got "
                          f"{samples!r}")
     with jax.enable_x64(True):
-        flat, matvec = _flat_matvec(loss, params, batch, batch_size, reduction)
+        params, batch = _prepare(params, batch, batch_size, reduction)
         key = jax.random.key(0) if key is None else key
-        z = jax.random.rademacher(key, (samples, flat.vector.shape[0]), jnp.float64)
-        quad = jax.jit(jax.vmap(lambda v: jnp.dot(v, matvec(v))))(z)
-        quad = np.asarray(quad)
+        quad = np.asarray(_quadratic_forms(loss, params, batch, key, samples, batch_size,
+                                           reduction))
     return TraceEstimate(float(quad.mean()), float(quad.std(ddof=1) / np.sqrt(samples)), samples)
+
+
+@functools.partial(jax.jit, static_argnames=(*_STATIC, "samples"))
+def _quadratic_forms(loss, params, batch, key, samples, batch_size, reduction):
+    """z^T H z for ``samples`` Rademacher vectors z."""
+    matvec = _flat_matvec(loss, params, batch, batch_size, reduction)
+    p = _ravel(params)[0].shape[0]
+    z = jax.random.rademacher(key, (samples, p), jnp.float64)
+    return jax.lax.map(lambda v: jnp.dot(v, matvec(v)), z, batch_size=min(samples, 64))
 
 
 class SpectralDensity(NamedTuple):
@@ -335,20 +375,10 @@ def spectral_density(loss: Callable, params, batch, *, probes: int = 10, steps: 
     the density.
     """
     with jax.enable_x64(True):
-        flat, matvec = _flat_matvec(loss, params, batch, batch_size, reduction)
-        p = flat.vector.shape[0]
-        steps = min(steps, p)
+        params, batch = _prepare(params, batch, batch_size, reduction)
+        steps = min(steps, _ravel(params)[0].shape[0])
         key = jax.random.key(0) if key is None else key
-        vs = jax.random.rademacher(key, (probes, p), jnp.float64)
-
-        def one(v, k):
-            _, alpha, beta = _lanczos_basis(matvec, v, steps, k)
-            t = jnp.diag(alpha) + jnp.diag(beta[:-1], 1) + jnp.diag(beta[:-1], -1)
-            theta, s = jnp.linalg.eigh(t)
-            return theta, s[0] ** 2
-
-        nodes, weights = jax.jit(jax.vmap(one))(vs, jax.random.split(jax.random.fold_in(key, 1),
-                                                                      probes))
+        nodes, weights = _slq(loss, params, batch, key, probes, steps, batch_size, reduction)
         nodes, weights = np.asarray(nodes), np.asarray(weights)
     lo, hi = nodes.min(), nodes.max()
     width = max(hi - lo, 1e-12)
@@ -357,3 +387,20 @@ def spectral_density(loss: Callable, params, batch, *, probes: int = 10, steps: 
     kernel = np.exp(-0.5 * ((grid[None, None, :] - nodes[..., None]) / sigma) ** 2)
     density = (weights[..., None] * kernel).sum(axis=(0, 1)) / (probes * sigma * np.sqrt(2 * np.pi))
     return SpectralDensity(grid, density, nodes, weights)
+
+
+@functools.partial(jax.jit, static_argnames=(*_STATIC, "probes", "steps"))
+def _slq(loss, params, batch, key, probes, steps, batch_size, reduction):
+    """Ritz values and squared first components of ``probes`` Lanczos runs from Rademacher
+    vectors."""
+    matvec = _flat_matvec(loss, params, batch, batch_size, reduction)
+    p = _ravel(params)[0].shape[0]
+    vs = jax.random.rademacher(key, (probes, p), jnp.float64)
+
+    def one(v, k):
+        _, alpha, beta = _lanczos_basis(matvec, v, steps, k)
+        t = jnp.diag(alpha) + jnp.diag(beta[:-1], 1) + jnp.diag(beta[:-1], -1)
+        theta, s = jnp.linalg.eigh(t)
+        return theta, s[0] ** 2
+
+    return jax.vmap(one)(vs, jax.random.split(jax.random.fold_in(key, 1), probes))
