@@ -51,6 +51,13 @@ def test_lanczos_extremes_match_the_full_spectrum():
     assert pairs.residuals[-1] < 1e-6 * scale  # the top pair has converged
     v = pairs.vectors[:, -1]
     np.testing.assert_allclose(h @ v, pairs.values[-1] * v, atol=1e-6 * scale)
+    # the free residuals (Lanczos identity) are the true ones, |H v - lambda v|, to rounding;
+    # at 30 steps they are large enough to compare
+    few = hessian.lanczos(loss, params, batch, k=4, steps=30)
+    true = np.linalg.norm(h @ few.vectors - few.vectors * few.values, axis=0)
+    np.testing.assert_allclose(few.residuals, true, rtol=1e-6, atol=1e-12 * scale)
+    explicit = hessian.lanczos(loss, params, batch, k=4, steps=30, explicit_residuals=True)
+    np.testing.assert_allclose(explicit.residuals, true, rtol=1e-6, atol=1e-12 * scale)
 
 
 def test_lanczos_survives_an_invariant_subspace():
