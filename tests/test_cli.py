@@ -10,15 +10,18 @@ from analysis import cli
 from analysis.chapter6 import EXPERIMENTS
 
 
-def ch6jax(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "analysis.cli", *args], capture_output=True,
-                          text=True, cwd=cwd, timeout=600)
+def ch6jax(*args, cwd=None, warnings_are_errors=False):
+    # JAX warns (and truncates) when float64 is asked for outside an x64 context: a silently
+    # wrong number, so the full run treats every UserWarning as an error
+    flags = ["-W", "error::UserWarning"] if warnings_are_errors else []
+    return subprocess.run([sys.executable, *flags, "-m", "analysis.cli", *args],
+                          capture_output=True, text=True, cwd=cwd, timeout=600)
 
 
 @pytest.fixture(scope="module")
 def quick_results(tmp_path_factory):
     out = tmp_path_factory.mktemp("results")
-    proc = ch6jax("reproduce", "--quick", "--out", str(out), "--quiet")
+    proc = ch6jax("reproduce", "--quick", "--out", str(out), "--quiet", warnings_are_errors=True)
     assert proc.returncode == 0, proc.stderr
     return out
 

@@ -71,11 +71,12 @@ def _batch():
 
 def analyse(p: dict) -> dict:
     """Loss, named gradient, named Hessian, eigenvalues and verdict of one configuration."""
-    batch = _batch()
-    g, names = hessian.gradient(loss, p, batch)
-    h, _ = hessian.hessian(loss, p, batch)
-    c = critical.classify_matrix(g, h, float(loss(p, batch)))
-    return {"parameters": dict(p), "loss": c.loss, "gradient": dict(zip(names, g.tolist())),
+    with jax.enable_x64(True):   # callers may be outside x64: every number here is float64
+        batch = _batch()
+        g, names = hessian.gradient(loss, p, batch)
+        h, _ = hessian.hessian(loss, p, batch)
+        c = critical.classify_matrix(g, h, hessian.value(loss, p, batch, reduction="sum"))
+    return {"parameters": {k: float(v) for k, v in p.items()}, "loss": c.loss, "gradient": dict(zip(names, g.tolist())),
             "gradient_norm": c.gradient_norm,
             "hessian": {"names": names, "matrix": h.tolist()},
             "eigenvalues": c.eigenvalues.tolist(), "index": c.index, "nullity": c.nullity,
@@ -169,7 +170,8 @@ def surface_figure(points, settings: Settings):
     import matplotlib.pyplot as plt
 
     fig = plt.figure(figsize=(5.2 * len(points), 4.2))
-    batch = _batch()
+    with jax.enable_x64(True):
+        batch = _batch()
     for i, (title, n) in enumerate(points):
         h = np.array(n["hessian"]["matrix"])
         eig, vec = np.linalg.eigh(h)
