@@ -151,3 +151,20 @@ def approximation(name: str, *, n_train: int = 30, n_test: int = 50, dtype=jnp.f
 def two_sample(dtype=jnp.float32):
     """x = -1 -> t = 0 and x = 1 -> t = 1: ``(x (2, 1), t (2, 1))``."""
     return jnp.asarray([[-1.0], [1.0]], dtype), jnp.asarray([[0.0], [1.0]], dtype)
+
+
+# ---------------------------------------------------------------------------------------------
+# Handwritten digits: a real data set for the symmetry and alignment studies (C13)
+
+def digits(dtype=jnp.float32):
+    """The 1,797 8x8 handwritten digits of the UCI ML repository (optical recognition of
+    handwritten digits, test set; Alpaydin and Kaynak 1998, CC BY 4.0), as bundled with
+    scikit-learn and copied here so that no run-time dependency is needed:
+    ``(x (1797, 64) with pixels in [0, 1] (counts 0-16 divided by 16), labels (1797,) int)``,
+    in scikit-learn's order."""
+    from importlib import resources
+
+    with resources.files("ch6jax").joinpath("_data/digits.npz").open("rb") as f:
+        stored = np.load(f)
+        images, labels = stored["images"], stored["labels"]
+    return jnp.asarray(images / 16.0, dtype), jnp.asarray(labels.astype(np.int32))

@@ -67,3 +67,15 @@ def test_two_sample_set():
     x, t = data.two_sample()
     np.testing.assert_array_equal(x[:, 0], [-1, 1])
     np.testing.assert_array_equal(t[:, 0], [0, 1])
+
+
+def test_digits_are_scikit_learns():
+    x, labels = data.digits()
+    assert x.shape == (1797, 64) and labels.shape == (1797,)
+    assert float(x.min()) == 0.0 and float(x.max()) == 1.0
+    assert np.bincount(np.asarray(labels)).tolist() == [178, 182, 177, 183, 181, 182, 181, 179,
+                                                        174, 180]
+    sklearn = pytest.importorskip("sklearn.datasets")
+    ref = sklearn.load_digits()
+    np.testing.assert_array_equal(np.asarray(x) * 16, ref.data)
+    np.testing.assert_array_equal(labels, ref.target)
