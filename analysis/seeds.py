@@ -65,6 +65,16 @@ class SeedTable(NamedTuple):
     def to_numpy(self) -> dict[str, np.ndarray]:
         return {"seed": self.seed, "finite": self.finite, **self.columns}
 
+    def tree(self, prefix: str, like):
+        """The columns named ``prefix/...`` rebuilt into the structure of ``like`` (one seed's
+        pytree, e.g. the initial parameters), each leaf with a leading seed axis."""
+        names = [f"{prefix}/{n}" for n in _names(like)]
+        missing = [n for n in names if n not in self.columns]
+        if missing:
+            raise ValueError(f"prefix {prefix!r} with this structure needs columns {missing}, "
+                             f"not in the table ({sorted(self.columns)})")
+        return jax.tree.unflatten(jax.tree.structure(like), [self.columns[n] for n in names])
+
     def to_pandas(self):
         """A DataFrame (pandas must be installed): scalar results as columns, array results
         as columns of per-seed arrays."""

@@ -62,6 +62,40 @@ def xor(key, *, learning_rate: float = 2.0, steps: int = 5000, init_scale: float
     return {"final_loss": fit.final_loss, "correct": correct, "failed": correct < 4}
 
 
+def network_batch(name: str, dtype=jnp.float32):
+    """The training data of the chapter network ``name`` (two_sample, xor, seven_segment)."""
+    if name == "two_sample":
+        return data.two_sample(dtype)
+    if name == "xor":
+        x, t = data.logic("XOR", dtype)
+        return x, t[:, None]
+    if name == "seven_segment":
+        x, labels = data.seven_segment(dtype)
+        return x, data.one_hot(labels, dtype=dtype)
+    raise ValueError(f"network must be one of two_sample, xor, seven_segment, got {name!r}")
+
+
+#: The chapter networks trained by the studies: name -> (network, initializer, learning rate,
+#: steps), the settings of the seed studies above.
+NETWORKS = {
+    "two_sample": (TWO_SAMPLE_NET, "normal", 0.5, 5000),
+    "xor": (XOR_NET, "normal", 2.0, 5000),
+    "seven_segment": (SEVEN_SEGMENT_NET, "glorot", 0.5, 2000),
+}
+
+
+def endpoint(key, *, network: str = "xor", steps: int = 0, learning_rate: float = 0.0):
+    """Where full-batch GD takes the chapter network ``network`` from the initialisation
+    ``key`` draws (``steps``, ``learning_rate`` of 0: its own): ``final_loss`` and ``params``.
+    The symmetry study canonicalises and counts these end points."""
+    net, initializer, lr, n = NETWORKS[network]
+    x, t = network_batch(network)
+    params = net.init(key=key, initializer=initializer)
+    fit = train.gradient_descent(net.loss, params, (x, t), learning_rate=learning_rate or lr,
+                                 steps=steps or n)
+    return {"final_loss": fit.final_loss, "params": fit.params}
+
+
 def two_sample_saddle(dtype=jnp.float32):
     """The two-sample network's saddle at loss 0.25 (the chapter's configuration (d)): every
     weight 0 and the output bias 0.5, so the network outputs 0.5 for both samples. The hidden
@@ -141,6 +175,7 @@ STUDIES = {
     "two_sample": (two_sample, {"learning_rate": 0.5, "steps": 5000, "init_scale": 1.0}),
     "seven_segment": (seven_segment, {"learning_rate": 0.5, "steps": 2000, "hidden": 18}),
     "xor": (xor, {"learning_rate": 2.0, "steps": 5000, "init_scale": 1.0}),
+    "endpoint": (endpoint, {"network": "xor", "steps": 0, "learning_rate": 0.0}),
     "saddle_escape": (saddle_escape, {"learning_rate": 0.5, "steps": 1000, "start_noise": 1e-3,
                                       "noise": 0.01, "drop": 0.05, "record_every": 10}),
 }

@@ -31,7 +31,7 @@ def test_reproduce_writes_every_figure_and_file(quick_results):
     assert {"fig6_2_gates", "fig6_3_perceptron", "fig6_4_6_6_xor", "fig6_9_seven_segment",
             "fig6_10_approximation", "algorithm_6_1_sgd", "backprop_check",
             "seed_studies", "fig6_11_nonconvexity", "hessian_spectra", "landscape_seven_segment",
-            "saddle_escape", "cliff"} <= figures
+            "saddle_escape", "cliff", "symmetry_group", "symmetry_alignment"} <= figures
     for p in (quick_results / "figures").glob("*.png"):
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     html = (quick_results / "report.html").read_text()
@@ -77,13 +77,21 @@ def test_metrics_hold_the_exact_values(quick_results):
     assert (sad["saddle"]["verdict"], sad["saddle"]["index"]) == ("saddle", 2)
     assert sad["escape"]["at"]["gd"]["fraction_escaped"] == 0.0
     assert sad["escape"]["at"]["sgd"]["fraction_escaped"] == 1.0
+    sym = m["symmetry"]
+    assert sym["group_size"]["tanh"]["7"] == 645_120 and sym["group_size"]["relu"]["7"] == 5040
+    assert sym["max_deviation"]["tanh_4"]["elements"] == 384
+    assert all(v["max_deviation"] < 1e-12 for v in sym["max_deviation"].values())
+    for d in sym["distinct_minima"].values():
+        assert 1 <= d["clusters_canonical"] <= d["clusters_raw"] <= d["converged"] <= d["runs"]
+    for a in sym["alignment"].values():
+        assert a["barrier_after"]["mean"] < a["barrier_before"]["mean"]
 
 
 def test_seed_studies_saved_their_chunks_and_reuse_them(quick_results, tmp_path):
     work = quick_results / "work"
     manifests = sorted(p.parent.name for p in work.glob("*/manifest.json"))
     assert [m.split("-root")[0] for m in manifests] == [
-        "saddle_escape-1e-3", "saddle_escape-1e-6", "saddle_escape-at", "seven_segment",
+        "endpoint-seven_segment", "endpoint-two_sample", "endpoint-xor", "saddle_escape-1e-3", "saddle_escape-1e-6", "saddle_escape-at", "seven_segment",
         "two_sample", "xor"]
     # A second run into the same folder resumes the saved studies instead of recomputing, and
     # a run of one experiment keeps the other experiments' results.

@@ -53,7 +53,7 @@ def test_deep_networks_compose_the_layers_groups():
     assert symmetry.max_deviation(model, params, x, elements)[0] < 1e-13
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=12, deadline=None)
 @given(activation=st.sampled_from(["tanh", "sigmoid", "relu"]), seed=st.integers(0, 10_000),
        widths=st.sampled_from([(3,), (5,), (4, 3)]))
 def test_canonical_form_is_the_same_for_every_copy(activation, seed, widths):
@@ -97,3 +97,29 @@ def test_bad_input_names_the_argument():
         symmetry.all_elements(10, "tanh")
     with pytest.raises(ValueError, match="params"):
         symmetry.hidden_widths({"w": 1})
+
+
+def test_symmetric_copies_count_as_one_minimum_modulo_symmetry():
+    from analysis.chapter6 import weight_symmetry
+
+    _, params, _ = net_and_params((2, 3, 1), "sigmoid", seed=7)
+    elements = symmetry.all_elements(3, "sigmoid")                   # 48 copies
+    copies = jax.vmap(lambda e: symmetry.apply(params, e, "sigmoid"))(elements)
+    raw = np.asarray(jax.vmap(symmetry.flat)(copies))
+    canon = np.asarray(jax.vmap(lambda p: symmetry.flat(symmetry.canonical(p, "sigmoid")[0]))(
+        copies))
+    assert weight_symmetry.cluster_count(raw, 1e-6)[0] == 48
+    assert weight_symmetry.cluster_count(canon, 1e-6)[0] == 1
+    # two genuinely different points stay two
+    assert weight_symmetry.cluster_count(np.vstack([canon[:1], 2 * canon[:1]]), 0.05)[0] == 2
+
+
+def test_barrier_of_a_straight_path():
+    from analysis.chapter6 import weight_symmetry
+
+    well = lambda p, _: (p["x"] ** 2 - 1) ** 2  # noqa: E731
+    a, b = {"x": jnp.array(-1.0)}, {"x": jnp.array(1.0)}
+    curve = weight_symmetry.barrier_curve(well, a, b, None, jnp.linspace(0, 1, 5))
+    np.testing.assert_allclose(curve, [0, (0.25 - 1) ** 2, 1, (0.25 - 1) ** 2, 0], atol=1e-12)
+    # Fig 6.11: (a) and its swap (b) are separated by a barrier of about 1/4 (at (c))
+    assert weight_symmetry.fig_6_11_swap_path(3)[1] == pytest.approx(0.25 - 4.479e-5, abs=1e-6)

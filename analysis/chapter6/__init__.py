@@ -16,13 +16,14 @@ from . import (
                seven_segment,
                sgd,
                spectrum,
+               weight_symmetry,
                xor,
 )
 from ._base import Erratum, Result, check_settings, quick
 
 #: In the chapter's order.
 EXPERIMENTS = {m.NAME: m for m in (gates, perceptron, xor, backprop, sgd, seven_segment,
-                                    approximation, nonconvexity, spectrum, landscapes, saddles,
-                                    seed_studies)}
+                                    approximation, nonconvexity, weight_symmetry, spectrum,
+                                    landscapes, saddles, seed_studies)}
 
 __all__ = ["EXPERIMENTS", "Erratum", "Result", "check_settings", "quick"]

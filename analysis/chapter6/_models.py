@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ch6jax import data, train
+from ch6jax import train
 from ch6jax.mlp import MLP
 
 from .. import studies
@@ -27,26 +27,20 @@ class Spec(NamedTuple):
     description: str
 
 
-#: name -> how it is built and trained (the seed studies' settings).
-MODELS = {
-    "two_sample": Spec(studies.TWO_SAMPLE_NET, "normal", 0.5, 5000,
-                       "Fig 6.11's 1-2-1 sigmoid network on its two samples, loss (6.53)"),
-    "xor": Spec(studies.XOR_NET, "normal", 2.0, 5000,
-                "XOR with a 2-2-1 sigmoid network, squared error"),
-    "seven_segment": Spec(studies.SEVEN_SEGMENT_NET, "glorot", 0.5, 2000,
-                          "Fig 6.9's 7-18-10 network on the ten digits, softmax cross-entropy"),
+DESCRIPTIONS = {
+    "two_sample": "Fig 6.11's 1-2-1 sigmoid network on its two samples, loss (6.53)",
+    "xor": "XOR with a 2-2-1 sigmoid network, squared error",
+    "seven_segment": "Fig 6.9's 7-18-10 network on the ten digits, softmax cross-entropy",
 }
+
+#: name -> how it is built and trained: the seed studies' settings (:data:`studies.NETWORKS`).
+MODELS = {name: Spec(*studies.NETWORKS[name], DESCRIPTIONS[name]) for name in DESCRIPTIONS}
 
 
 def batch(name: str):
     """The network's training data in float64."""
-    if name == "two_sample":
-        return data.two_sample(jnp.float64)
-    if name == "xor":
-        x, t = data.logic("XOR", jnp.float64)
-        return x, t[:, None]
-    x, labels = data.seven_segment(jnp.float64)
-    return x, data.one_hot(labels, dtype=jnp.float64)
+    with jax.enable_x64(True):
+        return studies.network_batch(name, jnp.float64)
 
 
 class Trained(NamedTuple):
