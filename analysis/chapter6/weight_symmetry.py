@@ -38,7 +38,7 @@ from ch6jax.mlp import MLP
 from .. import plots, seeds, studies
 from .. import symmetry as sym
 from . import nonconvexity
-from ._base import Result, study_dir
+from ._base import Erratum, Result, study_dir
 
 NAME = "symmetry"
 TITLE = "Weight-space symmetry: the whole group, canonical forms, distinct minima, alignment"
@@ -334,4 +334,16 @@ def run(settings: Settings, key: jax.Array, workdir=None, progress: bool = True)
         + f"; a network and its own permuted copy are separated by "
         f"{al['seven_segment']['barrier_to_own_permuted_copy']['mean']:.3g} (seven-segment), "
         f"Fig 6.11's (a) and (b) by {numbers['fig_6_11_swap_barrier']:.3g}.")
-    return Result({"symmetry": numbers}, figures, [], summary)
+    sig = verified[f"sigmoid_{settings.width}"]
+    errata = [Erratum(
+        item="C13, weight-space symmetry",
+        claim="M hidden units give M! equivalent parameter settings (swapping units)",
+        exact=f"M! 2^M for sigmoid (and tanh) hidden units: 8 for Fig 6.11's two units, "
+              f"{sym.group_size((7,), 'sigmoid'):,} for seven; all "
+              f"{sig['elements']:,} elements for M = {settings.width} verified to change the "
+              f"outputs by at most {sig['max_deviation']:.1e}",
+        reason="each unit can also be flipped: sigma(-z) = 1 - sigma(z), so negating its "
+               "incoming weights, bias and outgoing weights and adding the outgoing weights to "
+               "the next layer's bias leaves the function unchanged; only relu units have the "
+               "M! alone (plus a continuous rescaling)")]
+    return Result({"symmetry": numbers}, figures, errata, summary)
