@@ -1,0 +1,349 @@
+"""The Hopfield network (C15, C16): storage rules, energy, and exact dynamics.
+
+States are in {-1, 1} (``encoding="pm1"``, the chapter's choice, bias 0) or {0, 1}
+(``encoding="binary"``). Neuron i updates to sigma(sum_j w_ij s_j + b_i) (6.60), with
+sigma(z) = +1 for z >= 0, else -1 (6.61) (0 instead of -1 in the binary encoding).
+
+The two encodings are the same network when the biases are converted: with s = (sigma + 1) / 2,
+sum_j w_ij sigma_j + b_i = 2 (sum_j w_ij s_j + b'_i) for b'_i = (b_i - sum_j w_ij) / 2, so every
+decision agrees, and E(sigma) = 4 E'(s) + constant (:func:`binary_bias`, :func:`pm1_bias`).
+The chapter's "bias -0.5" for {0, 1} states is this b' only when a row of W sums to 1.
+
+Storage: Hebb's rule (6.68) (:func:`hebb`, incrementally :func:`add_pattern`), Storkey's rule
+(:func:`storkey`) and the pseudo-inverse (projection) rule (:func:`pseudo_inverse`), all with
+zero diagonal (w_ii = 0, as the energy argument (6.66)-(6.67) needs).
+
+Dynamics (:func:`relax`): asynchronous, one neuron at a time in a random order (from a key,
+a fresh permutation per sweep and per probe) or a fixed order, exactly as (6.60) says; or
+synchronous, all at once, with 2-cycle detection. Many probes relax together. Asynchronous
+updates keep each probe's local fields h = W s + b and change them only when a neuron flips
+(h += 2 s_j W[:, j] for the flipped neuron j), so a sweep over a probe that does not change costs
+O(N), not O(N^2).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import _checks
+
+ENCODINGS = ("pm1", "binary")
+MODES = ("async", "sync")
+
+
+# ---------------------------------------------------------------------------------------------
+# checks and encodings
+
+def _check_states(name: str, s, encoding: str, n: int | None = None, *, nonempty=True):
+    _checks.choice("encoding", encoding, ENCODINGS)
+    s = _checks.array(name, s, ndim=(1, 2), nonempty=nonempty)
+    if n is not None and s.shape[-1] != n:
+        raise ValueError(f"{name} must have {n} neurons on its last axis (the size of W), "
+                         f"got shape {tuple(s.shape)}")
+    if not _checks.is_traced(s):
+        allowed = {-1, 1} if encoding == "pm1" else {0, 1}
+        values = set(np.unique(np.asarray(s)).tolist())
+        if not values <= allowed:
+            raise ValueError(f"{name} must hold only {sorted(allowed)} ({encoding} encoding), "
+                             f"got values {sorted(values - allowed)[:5]}")
+    return s
+
+
+def _check_weights(W, *, symmetric: bool = False):
+    W = _checks.array("W", W, ndim=2)
+    if W.shape[0] != W.shape[1]:
+        raise ValueError(f"W must be square (N x N), got shape {tuple(W.shape)}")
+    if symmetric and not _checks.is_traced(W):
+        w = np.asarray(W)
+        if not np.allclose(w, w.T, rtol=0, atol=1e-12 * max(1.0, float(np.abs(w).max()))):
+            raise ValueError("W must be symmetric (w_ij = w_ji) for the energy (6.65) to "
+                             "decrease under the dynamics; got max |W - W^T| = "
+                             f"{float(np.abs(w - w.T).max()):.3g}")
+    return W
+
+
+def to_pm1(s):
+    """{0, 1} states to {-1, 1}."""
+    return 2 * jnp.asarray(s) - 1
+
+
+def to_binary(s):
+    """{-1, 1} states to {0, 1}."""
+    return (jnp.asarray(s) + 1) // 2
+
+
+def binary_bias(W, b=None):
+    """The bias that makes {0, 1} states with the same W decide exactly as {-1, 1} states with
+    bias ``b`` (default 0): b'_i = (b_i - sum_j w_ij) / 2."""
+    W = jnp.asarray(W)
+    b = jnp.zeros(W.shape[0], W.dtype) if b is None else jnp.asarray(b, W.dtype)
+    return (b - W.sum(axis=1)) / 2
+
+
+def pm1_bias(W, b_binary):
+    """The inverse of :func:`binary_bias`: b_i = 2 b'_i + sum_j w_ij."""
+    W = jnp.asarray(W)
+    return 2 * jnp.asarray(b_binary, W.dtype) + W.sum(axis=1)
+
+
+# ---------------------------------------------------------------------------------------------
+# storage rules
+
+def _patterns(patterns, encoding: str = "pm1"):
+    p = _check_states("patterns", patterns, encoding, nonempty=False)
+    if p.ndim == 1:
+        p = p[None]
+    if p.shape[0] == 0:
+        raise ValueError("patterns must hold at least one pattern (K >= 1), got K = 0")
+    p = jnp.asarray(p, jnp.result_type(float))
+    return to_pm1(p) if encoding == "binary" else p
+
+
+def hebb(patterns, *, encoding: str = "pm1"):
+    """Hebb's rule (6.68): W = (1/N) sum_k xi^k (xi^k)^T with w_ii = 0. ``patterns``: (K, N)."""
+    xi = _patterns(patterns, encoding)
+    n = xi.shape[1]
+    w = xi.T @ xi / n
+    return w - jnp.diag(jnp.diag(w))
+
+
+def add_pattern(W, pattern, *, encoding: str = "pm1"):
+    """Store one more pattern in Hebbian weights: W + (1/N) xi xi^T, diagonal kept at 0."""
+    W = _check_weights(W)
+    xi = _patterns(pattern, encoding)[0]
+    if xi.shape[0] != W.shape[0]:
+        raise ValueError(f"pattern must have {W.shape[0]} neurons, got {xi.shape[0]}")
+    w = W + jnp.outer(xi, xi) / W.shape[0]
+    return w - jnp.diag(jnp.diag(w))
+
+
+def storkey(patterns, *, encoding: str = "pm1"):
+    """Storkey's (1997) incremental rule: for each pattern xi, with local fields
+    h_ij = sum_{k != i, j} w_ik xi_k,
+    w_ij += (xi_i xi_j - xi_i h_ji - h_ij xi_j) / N. Zero diagonal. Capacity about 0.25 N for
+    random patterns in the limit."""
+    xi = _patterns(patterns, encoding)
+    n = xi.shape[1]
+
+    def add(w, x):
+        field = w @ x                                              # sum_k w_ik x_k
+        # h_ij = field_i - w_ii x_i - w_ij x_j  (w_ii = 0)
+        h = field[:, None] - w * x[None, :]
+        dw = (jnp.outer(x, x) - x[:, None] * h.T - h * x[None, :]) / n
+        w = w + dw
+        return w - jnp.diag(jnp.diag(w)), None
+
+    w, _ = jax.lax.scan(add, jnp.zeros((n, n), xi.dtype), xi)
+    return w
+
+
+def pseudo_inverse(patterns, *, encoding: str = "pm1"):
+    """The projection rule (Personnaz, Guyon and Dreyfus 1985): W = Xi^T (Xi Xi^T)^+ Xi, the
+    orthogonal projector onto the patterns' span, with its diagonal then set to 0. Every
+    linearly independent pattern set (K < N) is stored as fixed points."""
+    xi = _patterns(patterns, encoding)
+    w = xi.T @ jnp.linalg.pinv(xi @ xi.T, hermitian=True) @ xi
+    return w - jnp.diag(jnp.diag(w))
+
+
+RULES = {"hebb": hebb, "storkey": storkey, "pseudo_inverse": pseudo_inverse}
+
+
+# ---------------------------------------------------------------------------------------------
+# energy
+
+def energy(W, s, b=None, *, encoding: str = "pm1"):
+    """(6.65): E = -1/2 sum_ij w_ij s_i s_j - sum_i b_i s_i, for one state (N,) or many (P, N).
+    W must be symmetric (the energy is defined for the symmetric network)."""
+    W = _check_weights(W, symmetric=True)
+    s = _check_states("s", s, encoding, W.shape[0]).astype(W.dtype)
+    b = jnp.zeros(W.shape[0], W.dtype) if b is None else jnp.asarray(b, W.dtype)
+    return -0.5 * jnp.einsum("...i,ij,...j->...", s, W, s) - s @ b
+
+
+# ---------------------------------------------------------------------------------------------
+# dynamics
+
+class Relaxation(NamedTuple):
+    """``states`` (P, N) at the end (in the probes' encoding); ``sweeps`` (P,): sweeps (or
+    synchronous steps) that changed the state; ``converged`` (P,): a fixed point was reached;
+    ``cycle`` (P,): synchronous dynamics entered a 2-cycle; ``max_energy_increase`` (P,):
+    the largest energy increase of any single update (<= 0 up to rounding when W is symmetric
+    and updates are asynchronous); ``energies`` (P, T) when asked for: the energy after each
+    sweep (``"sweep"``, T = max_sweeps + 1) or after each single update (``"update"``,
+    T = max_sweeps N + 1), the start included; later entries repeat the final energy."""
+
+    states: jax.Array
+    sweeps: jax.Array
+    converged: jax.Array
+    cycle: jax.Array
+    max_energy_increase: jax.Array
+    energies: jax.Array | None
+
+
+def relax(W, probes, b=None, *, mode: str = "async", key: jax.Array | None = None,
+          order=None, max_sweeps: int = 100, encoding: str = "pm1",
+          record_energy: str | None = None, flip_chunk: int = 64) -> Relaxation:
+    """Run the dynamics (6.60) from each probe until a fixed point or ``max_sweeps``.
+
+    Args:
+      W: (N, N) weights (symmetric for the energy statements to hold; not required to run).
+      probes: (N,) or (P, N) starting states in the ``encoding``.
+      b: (N,) biases in the same encoding (default 0).
+      mode: ``"async"`` (one neuron at a time) or ``"sync"`` (all at once).
+      key: with ``mode="async"``, a key for random orders (a new permutation each sweep for
+        each probe); without one, ``order`` (default 0..N-1) is used every sweep.
+      max_sweeps: the limit on sweeps (synchronous steps).
+      record_energy: None, ``"sweep"`` or ``"update"`` (asynchronous only).
+      flip_chunk: flipped probes whose fields are updated together (a performance knob).
+    """
+    _checks.choice("mode", mode, MODES)
+    _checks.positive("max_sweeps", max_sweeps, integer=True)
+    _checks.positive("flip_chunk", flip_chunk, integer=True)
+    if record_energy not in (None, "sweep", "update"):
+        raise ValueError(f"record_energy must be None, 'sweep' or 'update', got "
+                         f"{record_energy!r}")
+    W = _check_weights(W)
+    n = W.shape[0]
+    probes = _check_states("probes", probes, encoding, n)
+    single = probes.ndim == 1
+    W = jnp.asarray(W, jnp.result_type(float))
+    s0 = jnp.asarray(probes, W.dtype)[None] if single else jnp.asarray(probes, W.dtype)
+    if b is None:
+        b = jnp.zeros(n, W.dtype)
+    b = _checks.array("b", b, ndim=1)
+    if b.shape[0] != n:
+        raise ValueError(f"b must have {n} entries (the size of W), got {b.shape[0]}")
+    b = jnp.asarray(b, W.dtype)
+    if encoding == "binary":   # run the equivalent {-1, 1} network
+        s0, b = to_pm1(s0), pm1_bias(W, b)
+    if mode == "sync":
+        if record_energy == "update":
+            raise ValueError("record_energy='update' needs mode='async'")
+        out = _relax_sync(W, b, s0, max_sweeps, record_energy == "sweep")
+    else:
+        if order is not None and key is not None:
+            raise ValueError("give key (random orders) or order (a fixed order), not both")
+        if order is not None:
+            order = np.asarray(order)
+            if sorted(order.tolist()) != list(range(n)):
+                raise ValueError(f"order must be a permutation of 0..{n - 1}")
+        fixed = jnp.arange(n) if order is None else jnp.asarray(order)
+        out = _relax_async(W[None], b[None], jnp.zeros(s0.shape[0], jnp.int32), s0,
+                           s0 @ W.T + b, key, fixed, max_sweeps, record_energy,
+                           min(flip_chunk, s0.shape[0]))
+    states = to_binary(out.states) if encoding == "binary" else out.states
+    states = states.astype(jnp.asarray(probes).dtype)
+    out = out._replace(states=states)
+    if single:
+        out = Relaxation(*(None if a is None else a[0] for a in out))
+    return out
+
+
+def _energy_pm1(W, b, s):
+    return -0.5 * jnp.einsum("pi,ij,pj->p", s, W, s) - s @ b
+
+
+@functools.partial(jax.jit, static_argnums=(3, 4))
+def _relax_sync(W, b, s0, max_sweeps, record):
+    def step(carry, _):
+        s, prev, steps, done, cycle = carry
+        new = jnp.where(s @ W.T + b >= 0, 1.0, -1.0).astype(s.dtype)
+        same = jnp.all(new == s, axis=1)
+        two = jnp.all(new == prev, axis=1) & ~same
+        active = ~done
+        steps = steps + (active & ~same)
+        cycle = cycle | (active & two)
+        done = done | same | two
+        s_next = jnp.where(active[:, None], new, s)
+        prev_next = jnp.where(active[:, None], s, prev)
+        return (s_next, prev_next, steps, done, cycle), _energy_pm1(W, b, s_next)
+
+    p = s0.shape[0]
+    init = (s0, jnp.full_like(s0, 2.0), jnp.zeros(p, jnp.int32), jnp.zeros(p, bool),
+            jnp.zeros(p, bool))
+    (s, _, steps, done, cycle), trace = jax.lax.scan(step, init, None, length=max_sweeps)
+    energies = jnp.concatenate([_energy_pm1(W, b, s0)[:, None], trace.T], axis=1) \
+        if record else None
+    converged = done & ~cycle
+    return Relaxation(s, steps, converged, cycle, jnp.full(p, jnp.nan, s.dtype), energies)
+
+
+@functools.partial(jax.jit, static_argnums=(7, 8, 9))
+def _relax_async(Ws, bs, net, s0, fields, key, fixed, max_sweeps, record, chunk):
+    """Asynchronous dynamics for P probes, probe p on network ``net[p]`` of the stack
+    ``Ws`` (R, N, N), ``bs`` (R, N), from states ``s0`` (P, N) with local fields ``fields``
+    (P, N) = W s0 + b: one neuron per probe per step, fields changed only where a neuron flips."""
+    p, n = s0.shape
+    rows = jnp.arange(p)
+    diag = jnp.diagonal(Ws, axis1=1, axis2=2)                     # (R, N); 0 for every rule
+    bias = bs[net]
+    energy0 = -0.5 * jnp.sum(s0 * (fields - bias), axis=1) - jnp.sum(s0 * bias, axis=1)
+
+    def orders(sweep):
+        if key is None:
+            return jnp.broadcast_to(fixed, (p, n))
+        ks = jax.random.split(jax.random.fold_in(key, sweep), p)
+        return jax.vmap(lambda k: jax.random.permutation(k, n))(ks)
+
+    def update_fields(h, flip, j, delta_s):
+        # h += delta_s W[:, j] for the probes whose neuron j flipped, `chunk` probes at a time
+        def body(carry):
+            h, left = carry
+            idx = jnp.nonzero(left, size=chunk, fill_value=p)[0]     # p: past the end
+            safe = jnp.minimum(idx, p - 1)
+            delta = delta_s[safe][:, None] * Ws[net[safe], j[safe]]
+            h = h.at[idx].add(delta, mode="drop")
+            done = jnp.zeros(p, bool).at[idx].set(True, mode="drop")
+            return h, left & ~done
+
+        h, _ = jax.lax.while_loop(lambda c: jnp.any(c[1]), body, (h, flip))
+        return h
+
+    def neuron_step(t, carry):
+        s, h, changed, worst, energy, local, order = carry
+        j = order[:, t]
+        hj = h[rows, j]
+        old = s[rows, j]
+        new = jnp.where(hj >= 0, 1.0, -1.0).astype(s.dtype)
+        flip = new != old
+        delta_s = new - old
+        # the exact energy change of this update (symmetric W): -h_j ds - w_jj ds^2 / 2 (6.67)
+        d_energy = -hj * delta_s - 0.5 * diag[net, j] * delta_s ** 2
+        energy = energy + d_energy
+        worst = jnp.maximum(worst, d_energy)
+        s = s.at[rows, j].set(new)
+        h = jax.lax.cond(jnp.any(flip), update_fields, lambda h, *_: h, h, flip, j, delta_s)
+        if record == "update":
+            local = local.at[:, t].set(energy)
+        return s, h, changed | flip, worst, energy, local, order
+
+    def sweep_body(carry):
+        sweep, s, h, sweeps, converged, worst, energy, trace = carry
+        local = jnp.zeros((p, n if record == "update" else 1), s.dtype)
+        s, h, changed, worst, energy, local, _ = jax.lax.fori_loop(
+            0, n, neuron_step, (s, h, jnp.zeros(p, bool), worst, energy, local, orders(sweep)))
+        sweeps = sweeps + changed
+        converged = converged | ~changed
+        if record == "sweep":
+            trace = trace.at[:, sweep + 1].set(energy)
+        elif record == "update":
+            trace = jax.lax.dynamic_update_slice(trace, local, (0, 1 + sweep * n))
+        return sweep + 1, s, h, sweeps, converged, worst, energy, trace
+
+    length = {None: 1, "sweep": max_sweeps + 1, "update": max_sweeps * n + 1}[record]
+    trace = jnp.zeros((p, length), s0.dtype).at[:, 0].set(energy0)
+    init = (0, s0, fields, jnp.zeros(p, jnp.int32), jnp.zeros(p, bool),
+            jnp.full(p, -jnp.inf, s0.dtype), energy0, trace)
+    ran, s, _, sweeps, converged, worst, energy, trace = jax.lax.while_loop(
+        lambda c: (c[0] < max_sweeps) & ~jnp.all(c[4]), sweep_body, init)
+    energies = None
+    if record is not None:   # entries after the last sweep run repeat the final energy
+        last = ran if record == "sweep" else ran * n
+        energies = jnp.where(jnp.arange(length)[None, :] <= last, trace, energy[:, None])
+    return Relaxation(s, sweeps, converged, jnp.zeros(p, bool), worst, energies)
