@@ -222,6 +222,7 @@ def relax(W, probes, b=None, *, mode: str = "async", key: jax.Array | None = Non
     b = jnp.asarray(b, W.dtype)
     if encoding == "binary":   # run the equivalent {-1, 1} network
         s0, b = to_pm1(s0), pm1_bias(W, b)
+    W, b, scale = _exact_scale(W, b)
     if mode == "sync":
         if record_energy == "update":
             raise ValueError("record_energy='update' needs mode='async'")
@@ -237,12 +238,34 @@ def relax(W, probes, b=None, *, mode: str = "async", key: jax.Array | None = Non
         out = _relax_async(W[None], b[None], jnp.zeros(s0.shape[0], jnp.int32), s0,
                            s0 @ W.T + b, key, fixed, max_sweeps, record_energy,
                            min(flip_chunk, s0.shape[0]))
+    out = out._replace(max_energy_increase=out.max_energy_increase / scale,
+                       energies=None if out.energies is None else out.energies / scale)
     states = to_binary(out.states) if encoding == "binary" else out.states
     states = states.astype(jnp.asarray(probes).dtype)
     out = out._replace(states=states)
     if single:
         out = Relaxation(*(None if a is None else a[0] for a in out))
     return out
+
+
+def _exact_scale(W, b):
+    """``(W, b, scale)``: Hebbian weights are multiples of 1/N, so N W is integral; then every
+    local field is an exact integer in floating point (sums below 2^23), and a tie h = 0 is
+    decided as (6.61) says rather than by rounding noise that could flip a neuron back and
+    forth. Decisions do not change under a positive scale, so when N W and N b are integral
+    the dynamics run on them (and energies are divided back). Other weights run as given."""
+    n = W.shape[0]
+    if _checks.is_traced(W) or _checks.is_traced(b):
+        return W, b, 1.0
+    sw, sb = np.asarray(W, np.float64) * n, np.asarray(b, np.float64) * n
+    # integral up to the rounding of W's dtype (k/N is not exact in binary floating point)
+    tol = 100 * np.finfo(np.asarray(W).dtype).eps * max(1.0, float(np.abs(sw).max(initial=0)))
+    integral = (np.abs(sw - np.round(sw)).max(initial=0) <= tol
+                and np.abs(sb - np.round(sb)).max(initial=0) <= tol
+                and np.abs(sw).sum(axis=1).max(initial=0) + np.abs(sb).max(initial=0) < 2 ** 23)
+    if not integral:
+        return W, b, 1.0
+    return jnp.asarray(np.round(sw), W.dtype), jnp.asarray(np.round(sb), W.dtype), float(n)
 
 
 def _energy_pm1(W, b, s):
