@@ -252,20 +252,24 @@ def _exact_scale(W, b):
     """``(W, b, scale)``: Hebbian weights are multiples of 1/N, so N W is integral; then every
     local field is an exact integer in floating point (sums below 2^23), and a tie h = 0 is
     decided as (6.61) says rather than by rounding noise that could flip a neuron back and
-    forth. Decisions do not change under a positive scale, so when N W and N b are integral
-    the dynamics run on them (and energies are divided back). Other weights run as given."""
-    n = W.shape[0]
+    forth. Decisions do not change under a positive scale, so when W (or N W) and b are
+    integral the dynamics run on the integers (and energies are divided back). Other weights
+    run as given. ``W`` may be a stack (..., N, N)."""
+    n = W.shape[-1]
     if _checks.is_traced(W) or _checks.is_traced(b):
         return W, b, 1.0
-    sw, sb = np.asarray(W, np.float64) * n, np.asarray(b, np.float64) * n
-    # integral up to the rounding of W's dtype (k/N is not exact in binary floating point)
-    tol = 100 * np.finfo(np.asarray(W).dtype).eps * max(1.0, float(np.abs(sw).max(initial=0)))
-    integral = (np.abs(sw - np.round(sw)).max(initial=0) <= tol
+    w64, b64 = np.asarray(W, np.float64), np.asarray(b, np.float64)
+    eps = np.finfo(np.asarray(W).dtype).eps
+    for scale in (1.0, float(n)):
+        sw, sb = w64 * scale, b64 * scale
+        # integral up to the rounding of W's dtype (k/N is not exact in binary floating point)
+        tol = 100 * eps * max(1.0, float(np.abs(sw).max(initial=0)))
+        if (np.abs(sw - np.round(sw)).max(initial=0) <= tol
                 and np.abs(sb - np.round(sb)).max(initial=0) <= tol
-                and np.abs(sw).sum(axis=1).max(initial=0) + np.abs(sb).max(initial=0) < 2 ** 23)
-    if not integral:
-        return W, b, 1.0
-    return jnp.asarray(np.round(sw), W.dtype), jnp.asarray(np.round(sb), W.dtype), float(n)
+                and np.abs(sw).sum(axis=-1).max(initial=0) + np.abs(sb).max(initial=0) < 2 ** 23):
+            return (jnp.asarray(np.round(sw), W.dtype), jnp.asarray(np.round(sb), W.dtype),
+                    scale)
+    return W, b, 1.0
 
 
 def _energy_pm1(W, b, s):
@@ -297,60 +301,86 @@ def _relax_sync(W, b, s0, max_sweeps, record):
     return Relaxation(s, steps, converged, cycle, jnp.full(p, jnp.nan, s.dtype), energies)
 
 
-@functools.partial(jax.jit, static_argnums=(7, 8, 9))
-def _relax_async(Ws, bs, net, s0, fields, key, fixed, max_sweeps, record, chunk):
+@functools.partial(jax.jit, static_argnums=(7, 8, 9, 10))
+def _relax_async(Ws, bs, net, s0, fields, key, fixed, max_sweeps, record, chunk,
+                 shared=False):
     """Asynchronous dynamics for P probes, probe p on network ``net[p]`` of the stack
     ``Ws`` (R, N, N), ``bs`` (R, N), from states ``s0`` (P, N) with local fields ``fields``
-    (P, N) = W s0 + b: one neuron per probe per step, fields changed only where a neuron flips."""
+    (P, N) = W s0 + b: one neuron per probe per step, fields changed only where a neuron flips.
+
+    A sweep is one flat ``while_loop`` of events: an event first adds the pending flips of
+    up to ``chunk`` probes to their fields (h += ds_j W[:, j]); once none is pending, it
+    takes the next neuron of every probe. Nested loops or a ``cond`` around the field update
+    would make XLA copy the (P, N) fields every step.
+    """
     p, n = s0.shape
     rows = jnp.arange(p)
+    per_probe = key is not None and not shared
     diag = jnp.diagonal(Ws, axis1=1, axis2=2)                     # (R, N); 0 for every rule
     bias = bs[net]
     energy0 = -0.5 * jnp.sum(s0 * (fields - bias), axis=1) - jnp.sum(s0 * bias, axis=1)
 
-    def orders(sweep):
+    def order_of(sweep):   # (P, N) per-probe orders, or (N,) shared by every probe
         if key is None:
-            return jnp.broadcast_to(fixed, (p, n))
+            return jnp.broadcast_to(fixed, (p, n)) if per_probe else fixed
+        if not per_probe:  # one random permutation a sweep, the same for every probe
+            return jax.random.permutation(jax.random.fold_in(key, sweep), n)
         ks = jax.random.split(jax.random.fold_in(key, sweep), p)
         return jax.vmap(lambda k: jax.random.permutation(k, n))(ks)
 
-    def update_fields(h, flip, j, delta_s):
-        # h += delta_s W[:, j] for the probes whose neuron j flipped, `chunk` probes at a time
-        def body(carry):
-            h, left = carry
-            idx = jnp.nonzero(left, size=chunk, fill_value=p)[0]     # p: past the end
-            safe = jnp.minimum(idx, p - 1)
-            delta = delta_s[safe][:, None] * Ws[net[safe], j[safe]]
-            h = h.at[idx].add(delta, mode="drop")
-            done = jnp.zeros(p, bool).at[idx].set(True, mode="drop")
-            return h, left & ~done
-
-        h, _ = jax.lax.while_loop(lambda c: jnp.any(c[1]), body, (h, flip))
-        return h
-
-    def neuron_step(t, carry):
-        s, h, changed, worst, energy, local, order = carry
-        j = order[:, t]
-        hj = h[rows, j]
-        old = s[rows, j]
-        new = jnp.where(hj >= 0, 1.0, -1.0).astype(s.dtype)
-        flip = new != old
-        delta_s = new - old
-        # the exact energy change of this update (symmetric W): -h_j ds - w_jj ds^2 / 2 (6.67)
-        d_energy = -hj * delta_s - 0.5 * diag[net, j] * delta_s ** 2
-        energy = energy + d_energy
-        worst = jnp.maximum(worst, d_energy)
-        s = s.at[rows, j].set(new)
-        h = jax.lax.cond(jnp.any(flip), update_fields, lambda h, *_: h, h, flip, j, delta_s)
-        if record == "update":
-            local = local.at[:, t].set(energy)
-        return s, h, changed | flip, worst, energy, local, order
-
     def sweep_body(carry):
         sweep, s, h, sweeps, converged, worst, energy, trace = carry
+        order = order_of(sweep)
+        # every neuron is updated once a sweep, so its old value is the one at the sweep's
+        # start: reading it there and writing into a copy keeps XLA from copying the (P, N)
+        # states every step (it would, to read and write one buffer in the same step)
+        start = s
         local = jnp.zeros((p, n if record == "update" else 1), s.dtype)
-        s, h, changed, worst, energy, local, _ = jax.lax.fori_loop(
-            0, n, neuron_step, (s, h, jnp.zeros(p, bool), worst, energy, local, orders(sweep)))
+
+        def event(c):
+            t, s, h, pending, ds, j, changed, worst, energy, local, last = c
+            # 1. fields of up to `chunk` probes whose neuron j flipped
+            idx = jnp.nonzero(pending, size=chunk, fill_value=p)[0]   # p: past the end
+            safe = jnp.minimum(idx, p - 1)
+            jj = j[safe] if per_probe else j
+            h = h.at[idx].add(ds[safe][:, None] * Ws[net[safe], jj], mode="drop")
+            pending = pending & ~jnp.zeros(p, bool).at[idx].set(True, mode="drop")
+            # 2. when nothing is pending any more, every probe takes its next neuron
+            go = ~jnp.any(pending) & (t < n)
+            tt = jnp.minimum(t, n - 1).astype(order.dtype)
+            jn = order[:, tt] if per_probe else order[tt]
+            hj = h[rows, jn] if per_probe else h[:, jn]
+            old = start[rows, jn] if per_probe else start[:, jn]
+            new = jnp.where(hj >= 0, 1.0, -1.0).astype(s.dtype)
+            flip = go & (new != old)
+            dsn = jnp.where(flip, new - old, 0.0)
+            # the exact energy change of this update (symmetric W): -h_j ds - w_jj ds^2 / 2
+            d_energy = -hj * dsn - 0.5 * diag[net, jn] * dsn ** 2
+            worst = jnp.where(go, jnp.maximum(worst, d_energy), worst)
+            energy = energy + d_energy
+            # an event writes neuron jn even when it does not update it: then the value it
+            # holds, the sweep's start value while t < n; once t = n, jn is the last neuron,
+            # updated already, and `last` holds what that update wrote
+            value = jnp.where(go, jnp.where(flip, new, old), jnp.where(t < n, old, last))
+            last = jnp.where(go, value, last)
+            if per_probe:
+                s = s.at[rows, jn].set(value)
+            else:
+                s = jax.lax.dynamic_update_slice(s, value[:, None],
+                                                 (jnp.zeros((), jn.dtype), jn))
+            if record == "update":
+                local = jnp.where(go, local.at[:, tt].set(energy), local)
+            pending = jnp.where(go, flip, pending)
+            ds = jnp.where(go, dsn, ds)
+            j = jnp.where(go, jn, j)
+            return (t + go.astype(t.dtype), s, h, pending, ds, j, changed | flip, worst,
+                    energy, local, last)
+
+        j0 = jnp.zeros(p if per_probe else (), order.dtype)
+        init = (jnp.int32(0), s + 0, h, jnp.zeros(p, bool), jnp.zeros(p, s.dtype), j0,
+                jnp.zeros(p, bool), worst, energy, local, jnp.zeros(p, s.dtype))
+        _, s, h, _, _, _, changed, worst, energy, local, _ = jax.lax.while_loop(
+            lambda c: (c[0] < n) | jnp.any(c[3]), event, init)
         sweeps = sweeps + changed
         converged = converged | ~changed
         if record == "sweep":
@@ -370,3 +400,28 @@ def _relax_async(Ws, bs, net, s0, fields, key, fixed, max_sweeps, record, chunk)
         last = ran if record == "sweep" else ran * n
         energies = jnp.where(jnp.arange(length)[None, :] <= last, trace, energy[:, None])
     return Relaxation(s, sweeps, converged, jnp.zeros(p, bool), worst, energies)
+
+
+def relax_many(Ws, probes, *, key: jax.Array, max_sweeps: int = 100, flip_chunk: int = 256):
+    """Asynchronous dynamics for many networks at once, {-1, 1} states, zero biases.
+
+    ``Ws`` (R, N, N) and ``probes`` (R, K, N): the K probes of network r relax on W_r. One
+    random permutation of the neurons is drawn per sweep and used by every probe (each probe's
+    order is still uniformly random; drawing R K permutations a sweep would cost more than the
+    dynamics). Returns a :class:`Relaxation` whose arrays have leading axes (R, K). Hebbian
+    weights (multiples of 1/N) run exactly, as in :func:`relax`.
+    """
+    Ws = _checks.array("Ws", Ws, ndim=3)
+    probes = _checks.array("probes", probes, ndim=3, finite=False)
+    r, k, n = probes.shape
+    if Ws.shape != (r, n, n):
+        raise ValueError(f"Ws must have shape (R, N, N) = {(r, n, n)} to match probes "
+                         f"(R, K, N) = {tuple(probes.shape)}, got {tuple(Ws.shape)}")
+    _checks.positive("max_sweeps", max_sweeps, integer=True)
+    Ws, _, _ = _exact_scale(jnp.asarray(Ws), jnp.zeros(n, jnp.asarray(Ws).dtype))
+    s0 = jnp.asarray(probes, Ws.dtype)
+    fields = jnp.einsum("rkj,rij->rki", s0, Ws).reshape(r * k, n)
+    out = _relax_async(Ws, jnp.zeros((r, n), Ws.dtype), jnp.repeat(jnp.arange(r), k),
+                       s0.reshape(r * k, n), fields, key, jnp.arange(n), max_sweeps, None,
+                       min(flip_chunk, r * k), True)
+    return Relaxation(*(None if a is None else a.reshape(r, k, *a.shape[1:]) for a in out))

@@ -125,3 +125,26 @@ def test_bad_input_names_the_argument():
         hopfield.relax(w, XI1, mode="parallel")
     with pytest.raises(ValueError, match="order"):
         hopfield.relax(w, XI1, order=[0, 0, 1, 2, 3])
+
+
+def test_many_networks_at_once_with_a_shared_random_order():
+    rng = np.random.default_rng(5)
+    n, r, k = 30, 3, 4
+    xi = rng.choice([-1, 1], size=(r, k, n))
+    ws = np.stack([np.asarray(hopfield.hebb(x)) for x in xi])
+    probes = np.where(rng.random((r, k, n)) < 0.15, -xi, xi)          # 15% of bits flipped
+    out = hopfield.relax_many(ws, probes, key=jax.random.key(0))
+    key = jax.random.key(0)
+    for i in range(r):                 # the same dynamics by hand, with the same orders
+        for p in range(k):
+            s = probes[i, p].astype(float)
+            for sweep in range(100):
+                order = np.asarray(jax.random.permutation(jax.random.fold_in(key, sweep), n))
+                changed = False
+                for j in order:
+                    new = 1.0 if ws[i, j] @ s >= 0 else -1.0
+                    changed |= new != s[j]
+                    s[j] = new
+                if not changed:
+                    break
+            np.testing.assert_array_equal(out.states[i, p], s)
