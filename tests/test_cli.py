@@ -31,7 +31,8 @@ def test_reproduce_writes_every_figure_and_file(quick_results):
     assert {"fig6_2_gates", "fig6_3_perceptron", "fig6_4_6_6_xor", "fig6_9_seven_segment",
             "fig6_10_approximation", "algorithm_6_1_sgd", "backprop_check",
             "seed_studies", "fig6_11_nonconvexity", "hessian_spectra", "landscape_seven_segment",
-            "saddle_escape", "cliff", "symmetry_group", "symmetry_alignment"} <= figures
+            "saddle_escape", "cliff", "symmetry_group", "symmetry_alignment",
+            "fig6_14_energy"} <= figures
     for p in (quick_results / "figures").glob("*.png"):
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     html = (quick_results / "report.html").read_text()
@@ -85,6 +86,12 @@ def test_metrics_hold_the_exact_values(quick_results):
         assert 1 <= d["clusters_canonical"] <= d["clusters_raw"] <= d["converged"] <= d["runs"]
     for a in sym["alignment"].values():
         assert a["barrier_after"]["mean"] < a["barrier_before"]["mean"]
+    hop = m["hopfield"]
+    assert hop["example"]["printed_differs_at"] == [[5, 4]]
+    assert hop["example"]["recall"]["xi3"]["async_final_states"] == [[1, -1, 1, -1, 1]]
+    assert hop["example"]["recall"]["xi4"]["async_final_states"] == [[-1, 1, -1, 1, -1]]
+    assert hop["energy"]["max_increase_async"] <= 1e-12
+    assert hop["binary_encoding"]["stored_fixed_with_exact_bias"] == [True, True]
 
 
 def test_seed_studies_saved_their_chunks_and_reuse_them(quick_results, tmp_path):

@@ -8,6 +8,7 @@ from . import (
                approximation,
                backprop,
                gates,
+               hopfield_example,
                landscapes,
                nonconvexity,
                perceptron,
@@ -24,6 +25,6 @@ from ._base import Erratum, Result, check_settings, quick
 #: In the chapter's order.
 EXPERIMENTS = {m.NAME: m for m in (gates, perceptron, xor, backprop, sgd, seven_segment,
                                     approximation, nonconvexity, weight_symmetry, spectrum,
-                                    landscapes, saddles, seed_studies)}
+                                    landscapes, saddles, seed_studies, hopfield_example)}
 
 __all__ = ["EXPERIMENTS", "Erratum", "Result", "check_settings", "quick"]
