@@ -52,7 +52,7 @@ def _random_case(net, seed, n, scale):
     return params, (x, t)
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=6, deadline=None)
 @given(networks)
 def test_backprop_equals_autodiff(spec):
     net, params, batch = make_case(spec)
@@ -62,7 +62,7 @@ def test_backprop_equals_autodiff(spec):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-10 * max(1.0, float(jnp.abs(b).max())))
 
 
-@settings(max_examples=5, deadline=None)
+@settings(max_examples=4, deadline=None)
 @given(networks)
 def test_backprop_equals_finite_differences(spec):
     net, params, batch = make_case(spec)

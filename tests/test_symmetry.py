@@ -53,7 +53,7 @@ def test_deep_networks_compose_the_layers_groups():
     assert symmetry.max_deviation(model, params, x, elements)[0] < 1e-13
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=8, deadline=None)
 @given(activation=st.sampled_from(["tanh", "sigmoid", "relu"]), seed=st.integers(0, 10_000),
        widths=st.sampled_from([(3,), (5,), (4, 3)]))
 def test_canonical_form_is_the_same_for_every_copy(activation, seed, widths):
