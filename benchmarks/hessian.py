@@ -60,6 +60,7 @@ import jax  # noqa: E402
 import jax.flatten_util  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import torch  # noqa: E402
+from _timing import best_of  # noqa: E402
 
 from analysis import hessian, landscape  # noqa: E402
 from ch6jax import train  # noqa: E402
@@ -68,15 +69,6 @@ from ch6jax.mlp import MLP  # noqa: E402
 THREADS = (1, 2)
 TARGETS = {"full_hessian": 2.0, "hvp_over_gradient": 3.0, "fewer_hvps": 5.0,
            "less_time": 3.0, "slice": 20.0}
-
-
-def best_of(fn, repeats: int):
-    times, out = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), out
 
 
 def block(x):

@@ -35,19 +35,11 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
+from _timing import best_of
 
 from analysis import symmetry
 from ch6jax import data
 from ch6jax.mlp import MLP
-
-
-def best_of(fn, repeats: int):
-    times, out = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), out
 
 
 def numpy_loop(params, x, perms, signs) -> np.ndarray:
