@@ -139,12 +139,13 @@ HESSIAN_BLOCK = 64
 @functools.partial(jax.jit, static_argnames=_STATIC)
 def _hessian(loss, params, batch, batch_size, reduction):
     v, unravel = _ravel(params)
-    basis = jnp.eye(v.shape[0], dtype=v.dtype)
+    p = v.shape[0]
 
     def columns(chunk):  # H e_i for every i, forward-over-reverse, in blocks
         grad = jax.grad(lambda u: loss(unravel(u), chunk))
-        return jax.lax.map(lambda e: jax.jvp(grad, (v,), (e,))[1], basis,
-                           batch_size=min(v.shape[0], HESSIAN_BLOCK))
+        # e_i built inside the map: no (P, P) identity held beside the Hessian
+        return jax.lax.map(lambda i: jax.jvp(grad, (v,), (jax.nn.one_hot(i, p, dtype=v.dtype),))[1],
+                           jnp.arange(p), batch_size=min(p, HESSIAN_BLOCK))
 
     return over_batches(columns, batch, batch_size, reduction)
 
