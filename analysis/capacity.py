@@ -99,29 +99,10 @@ def _weights(rule: str, xi, mask):
         w = jnp.einsum("rk,rki,rkj->rij", mask, xi, xi)
         return w * (1 - jnp.eye(n, dtype=w.dtype))
     if rule == "pseudo_inverse":  # masked patterns are zero rows: they add nothing
-        return jax.vmap(_pinv)(xi * mask[..., None])
+        return jax.vmap(hopfield.pseudo_inverse_pm1)(xi * mask[..., None])
     if rule == "storkey":
-        return jax.vmap(_storkey_masked)(xi, mask)
+        return jax.vmap(hopfield.storkey_pm1)(xi, mask)
     raise ValueError(f"rule must be one of {sorted(hopfield.RULES)}, got {rule!r}")
-
-
-def _pinv(x):
-    w = x.T @ jnp.linalg.pinv(x @ x.T, hermitian=True) @ x
-    return w - jnp.diag(jnp.diag(w))
-
-
-def _storkey_masked(xi, mask):
-    n = xi.shape[-1]
-
-    def add(w, xm):
-        x, m = xm
-        field = w @ x
-        h = field[:, None] - w * x[None, :]
-        dw = (jnp.outer(x, x) - x[:, None] * h.T - h * x[None, :]) / n
-        w = w + m * dw
-        return w - jnp.diag(jnp.diag(w)), None
-
-    return jax.lax.scan(add, jnp.zeros((n, n), xi.dtype), (xi, mask))[0]
 
 
 def retrieval(key: jax.Array, n: int, alphas, trials: int, *, rule: str = "hebb",

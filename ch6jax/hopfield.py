@@ -128,17 +128,24 @@ def storkey(patterns, *, encoding: str = "pm1"):
     w_ij += (xi_i xi_j - xi_i h_ji - h_ij xi_j) / N. Zero diagonal. Capacity about 0.25 N for
     random patterns in the limit."""
     xi = _patterns(patterns, encoding)
+    return storkey_pm1(xi, jnp.ones(xi.shape[0], xi.dtype))
+
+
+def storkey_pm1(xi, mask):
+    """Storkey's rule on {-1, 1} patterns (K, N), pattern k stored only where ``mask[k]`` is 1
+    (so stacks of pattern sets of different sizes can be vmapped). Unchecked; jittable."""
     n = xi.shape[1]
 
-    def add(w, x):
+    def add(w, x_m):
+        x, m = x_m
         field = w @ x                                              # sum_k w_ik x_k
         # h_ij = field_i - w_ii x_i - w_ij x_j  (w_ii = 0)
         h = field[:, None] - w * x[None, :]
         dw = (jnp.outer(x, x) - x[:, None] * h.T - h * x[None, :]) / n
-        w = w + dw
+        w = w + m * dw
         return w - jnp.diag(jnp.diag(w)), None
 
-    w, _ = jax.lax.scan(add, jnp.zeros((n, n), xi.dtype), xi)
+    w, _ = jax.lax.scan(add, jnp.zeros((n, n), xi.dtype), (xi, mask))
     return w
 
 
@@ -146,7 +153,12 @@ def pseudo_inverse(patterns, *, encoding: str = "pm1"):
     """The projection rule (Personnaz, Guyon and Dreyfus 1985): W = Xi^T (Xi Xi^T)^+ Xi, the
     orthogonal projector onto the patterns' span, with its diagonal then set to 0. Every
     linearly independent pattern set (K < N) is stored as fixed points."""
-    xi = _patterns(patterns, encoding)
+    return pseudo_inverse_pm1(_patterns(patterns, encoding))
+
+
+def pseudo_inverse_pm1(xi):
+    """The projection rule on {-1, 1} patterns (K, N); zero rows add nothing, so a masked
+    stack of pattern sets can be vmapped. Unchecked; jittable."""
     w = xi.T @ jnp.linalg.pinv(xi @ xi.T, hermitian=True) @ xi
     return w - jnp.diag(jnp.diag(w))
 

@@ -117,8 +117,8 @@ def run(settings: Settings, key: jax.Array, workdir=None) -> Result:
                f"loss at span {settings.span:g} reaches {r['max_loss']:.3g}; along the top "
                f"Hessian eigenvectors (lambda = {eig[0]:.3g}, {eig[1]:.3g}), scaled alike, "
                f"{h['max_loss']:.3g}. The training path's top two principal directions hold "
-               f"{sum(numbers['trajectory']['explained']):.0%} of it. The straight line from the start to the end has a barrier "
-               f"of {p['barrier']:.3g}. Each {settings.grid}x{settings.grid} slice took "
+               f"{sum(numbers['trajectory']['explained']):.0%} of it. The straight line "
+               f"from the start to the end has a barrier of {p['barrier']:.3g}. Each {settings.grid}x{settings.grid} slice took "
                f"{r['seconds']:.2f} s ({r['microseconds_per_point']:.1f} us a point).")
     return Result({"landscape": {settings.model: numbers}}, figures, [], summary)
 
