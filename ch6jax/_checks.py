@@ -38,12 +38,40 @@ def array(name: str, x, *, ndim: int | tuple[int, ...] | None = None, finite: bo
             raise ValueError(f"{name} must have {want} dimensions, got shape {tuple(x.shape)}")
     if nonempty and x.size == 0:
         raise ValueError(f"{name} must not be empty, got shape {tuple(x.shape)}")
-    if finite and not is_traced(x):
-        values = np.asarray(x)
-        if np.issubdtype(values.dtype, np.floating) and not np.all(np.isfinite(values)):
-            bad = int(np.size(values) - np.isfinite(values).sum())
-            raise ValueError(f"{name} must be finite, got {bad} non-finite value(s)")
+    if finite and not is_traced(x) and np.issubdtype(dtype, np.floating) \
+            and not _all_finite(x):
+        bad = int(np.size(x) - np.isfinite(np.asarray(x)).sum())
+        raise ValueError(f"{name} must be finite, got {bad} non-finite value(s)")
     return x
+
+
+def _all_finite(x) -> bool:
+    # a jax array is checked where it lives, without a copy to the host
+    if isinstance(x, jax.Array):
+        return bool(_jit_all_finite(x))
+    return bool(np.all(np.isfinite(x)))
+
+
+@jax.jit
+def _jit_all_finite(x):
+    return jax.numpy.all(jax.numpy.isfinite(x))
+
+
+def only_values(x, allowed: tuple) -> bool:
+    """Whether every entry of the concrete array ``x`` is one of ``allowed`` (on the device for
+    a jax array)."""
+    if isinstance(x, jax.Array):
+        return bool(_jit_only_values(x, allowed))
+    x = np.asarray(x)
+    return bool(np.all(np.isin(x, allowed)))
+
+
+@jax.jit
+def _jit_only_values(x, allowed):
+    ok = jax.numpy.zeros(x.shape, bool)
+    for a in allowed:
+        ok = ok | (x == a)
+    return jax.numpy.all(ok)
 
 
 def positive(name: str, value, *, integer: bool = False):
