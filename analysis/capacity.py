@@ -88,8 +88,9 @@ def crosstalk(key: jax.Array, n: int, k: int, trials: int = 20) -> Crosstalk:
 # retrieval after full dynamics
 
 class Retrieval(NamedTuple):
-    """For one N: ``alphas`` (A,), ``ks`` (A,), per load and trial the mean overlap and the
-    fraction of patterns retrieved, (A, T); ``sweeps_max`` the longest relaxation."""
+    """For one N: ``alphas`` (A,), ``ks`` (A,), per load and trial the mean overlap, the
+    fraction of patterns retrieved, and the mean overlap of the retrieved ones (NaN if none),
+    (A, T); ``sweeps_max`` the longest relaxation."""
 
     n: int
     alphas: np.ndarray
@@ -97,6 +98,7 @@ class Retrieval(NamedTuple):
     overlap: np.ndarray
     retrieved: np.ndarray
     sweeps_max: int
+    overlap_retrieved: np.ndarray
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -150,9 +152,13 @@ def retrieval(key: jax.Array, n: int, alphas, trials: int, *, rule: str = "hebb"
         sweeps_max = max(sweeps_max, int(np.asarray(out.sweeps).max()))
     stored = np.arange(m.shape[1])[None, :] < k_of[:, None]
     overlap = np.where(stored, m, 0).sum(1) / k_of
-    got = np.where(stored, m > RETRIEVED, 0).sum(1) / k_of
-    return Retrieval(n, alphas, ks, overlap.reshape(len(ks), trials),
-                     got.reshape(len(ks), trials), sweeps_max)
+    good = stored & (m > RETRIEVED)
+    got = good.sum(1) / k_of
+    with np.errstate(invalid="ignore"):
+        good_overlap = np.where(good, m, 0).sum(1) / good.sum(1)
+    shape = (len(ks), trials)
+    return Retrieval(n, alphas, ks, overlap.reshape(shape), got.reshape(shape), sweeps_max,
+                     good_overlap.reshape(shape))
 
 
 def store_random(key: jax.Array, n: int, counts, *, rule: str | None = "hebb"):
@@ -187,10 +193,16 @@ def _overlaps(states, xi):
 # finite-size scaling
 
 def _crossing(alphas, f1, f2) -> float:
-    """The load where f1 - f2 changes sign (linear interpolation); NaN if it does not."""
-    d = np.asarray(f1) - np.asarray(f2)
+    """The load where the curves f1 and f2 cross (f1 - f2 changes sign, linear interpolation),
+    looked for only where at least one of them is strictly between 0 and 1: where both sit at
+    1 (or both at 0) they touch without crossing. NaN if they do not cross."""
+    f1, f2 = np.asarray(f1, float), np.asarray(f2, float)
+    d = f1 - f2
+    inside = ((f1 > 0) & (f1 < 1)) | ((f2 > 0) & (f2 < 1))
     for i in range(len(d) - 1):
-        if d[i] == 0:
+        if not (inside[i] or inside[i + 1]):
+            continue
+        if d[i] == 0 and inside[i]:
             return float(alphas[i])
         if d[i] * d[i + 1] < 0:
             t = d[i] / (d[i] - d[i + 1])
@@ -241,3 +253,102 @@ def critical_load(curves: list[Retrieval], *, key: jax.Array | None = None,
     boot = boot[np.isfinite(boot)]
     err = float(boot.std(ddof=1)) if len(boot) > 1 else float("nan")
     return CriticalLoad(crossings, alpha_inf, err, boot)
+
+
+# ---------------------------------------------------------------------------------------------
+# basins of attraction and spurious states
+
+def flip_bits(key: jax.Array, patterns, flips: int):
+    """Each row of ``patterns`` (..., N) with exactly ``flips`` of its bits reversed, chosen at
+    random (independently per row)."""
+    n = patterns.shape[-1]
+    if not 0 <= flips <= n:
+        raise ValueError(f"flips must be between 0 and N = {n}, got {flips}")
+    rows = int(np.prod(patterns.shape[:-1]))
+    keys = jax.random.split(key, rows)
+    chosen = jax.vmap(lambda k: jax.random.permutation(k, n) < flips)(keys)
+    return jnp.where(chosen.reshape(patterns.shape), -patterns, patterns)
+
+
+class Basins(NamedTuple):
+    """``retrieved`` (A, D): the fraction of probes at Hamming distance ``distances[d]`` from
+    a stored pattern that relax to it (overlap > 0.9), for each load ``alphas[a]``."""
+
+    n: int
+    alphas: np.ndarray
+    distances: np.ndarray
+    retrieved: np.ndarray
+
+
+def basins(key: jax.Array, n: int, alphas, distances, trials: int, *, probes: int = 50,
+           rule: str = "hebb", max_sweeps: int = 200) -> Basins:
+    """Retrieval probability against the initial Hamming distance: ``probes`` stored patterns
+    per network, each started ``distances[d]`` flipped bits away, for ``trials`` networks at
+    each load; all in one call of ``relax_many``."""
+    alphas, distances = np.asarray(alphas, float), np.asarray(distances, int)
+    ks = np.maximum(1, np.round(alphas * n).astype(int))
+    k_of = np.repeat(ks, trials)
+    xi, w = store_random(key, n, k_of, rule=rule)
+    per = int(min(probes, ks.min()))
+    targets = xi[:, :per]                                      # (R, per, N)
+    starts = jnp.concatenate([flip_bits(jax.random.fold_in(key, 100 + i), targets, int(d))
+                              for i, d in enumerate(distances)], axis=1)
+    out = hopfield.relax_many(w, starts, key=jax.random.fold_in(key, 1), max_sweeps=max_sweeps)
+    final = out.states.reshape(len(k_of), len(distances), per, n)
+    m = np.asarray(jnp.einsum("rdpi,rpi->rdp", final, targets), np.float64) / n
+    got = (m > RETRIEVED).mean(axis=2).reshape(len(ks), trials, len(distances)).mean(axis=1)
+    return Basins(n, alphas, distances, got)
+
+
+#: Kinds of fixed points found from random starts, in the census's order.
+CENSUS_KINDS = ("stored pattern", "reversed pattern", "mixture of 3", "other")
+
+
+def spurious_census(key: jax.Array, n: int, k: int, trials: int, *, probes: int = 200,
+                    max_sweeps: int = 200) -> dict:
+    """Where asynchronous dynamics from random states end, on ``trials`` Hebbian networks of
+    K patterns: a stored pattern (overlap > 0.9 with one), a reversed one (< -0.9), a symmetric
+    mixture of three (|overlap| with exactly three patterns within 0.5 +- 0.15, the overlaps
+    of sign(+-xi1 +-xi2 +-xi3) being 1/2 each), or another spurious state. Returns the
+    fraction of each kind, and of runs that reached a fixed point."""
+    xi, w = store_random(key, n, np.full(trials, k))
+    starts = random_patterns(jax.random.fold_in(key, 7), (trials, probes, n))
+    out = hopfield.relax_many(w, starts, key=jax.random.fold_in(key, 1), max_sweeps=max_sweeps)
+    m = np.asarray(jnp.einsum("rpi,rki->rpk", out.states, xi), np.float64) / n
+    best = np.take_along_axis(m, np.abs(m).argmax(axis=2)[..., None], axis=2)[..., 0]
+    near_half = (np.abs(np.abs(m) - 0.5) < 0.15).sum(axis=2)
+    kinds = np.where(best > RETRIEVED, 0, np.where(best < -RETRIEVED, 1,
+                     np.where(near_half == 3, 2, 3)))
+    fractions = {kind: float((kinds == i).mean()) for i, kind in enumerate(CENSUS_KINDS)}
+    return {"n": n, "k": k, "runs": int(kinds.size), "fractions": fractions,
+            "converged": float(np.asarray(out.converged).mean())}
+
+
+# ---------------------------------------------------------------------------------------------
+# the modern (dense) Hopfield network
+
+def modern_retrieval(key: jax.Array, n: int, loads, *, beta: float = 1.0, noise: float = 0.2,
+                     trials: int = 4, probes: int = 100) -> np.ndarray:
+    """The continuous modern Hopfield network (Ramsauer et al. 2020): K = load N patterns
+    X (N, K), one update xi <- X softmax(beta X^T xi) from a stored pattern with a fraction
+    ``noise`` of its bits flipped; retrieved when sign(xi) has overlap > 0.9 with it. Returns
+    the fraction retrieved for each load (a mean over ``trials`` pattern sets)."""
+    if not 0 <= noise < 0.5:
+        raise ValueError(f"noise must be in [0, 0.5), got {noise}")
+    out = []
+    for i, load in enumerate(loads):
+        k = max(1, int(round(load * n)))
+        x = random_patterns(jax.random.fold_in(key, i), (trials, k, n))
+        per = min(probes, k)
+        start = flip_bits(jax.random.fold_in(key, 1000 + i), x[:, :per], int(round(noise * n)))
+        out.append(float(_modern_once(x, start, beta)))
+    return np.asarray(out)
+
+
+@jax.jit
+def _modern_once(x, start, beta):
+    per = start.shape[1]
+    new = jnp.einsum("tpk,tki->tpi", jax.nn.softmax(beta * jnp.einsum("tki,tpi->tpk", x, start),
+                                                    axis=-1), x)
+    m = jnp.einsum("tpi,tpi->tp", jnp.where(new >= 0, 1.0, -1.0), x[:, :per]) / x.shape[-1]
+    return jnp.mean(m > RETRIEVED)

@@ -74,22 +74,41 @@ def build_parser() -> argparse.ArgumentParser:
                        help="study config, e.g. --set steps=3000 learning_rate=0.1")
     seeds.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    parts = {name for name in HOPFIELD_PARTS.values()}
     for name, module in EXPERIMENTS.items():
-        doc = (module.Settings.__doc__ or "").strip()
-        p = sub.add_parser(name, help=module.TITLE, description=f"{module.TITLE}. {doc}")
-        _add_settings_arguments(p, module.Settings)
-        p.add_argument("--out", default=f"results-{name}", help="results folder")
-        p.add_argument("--seed", type=int, default=0)
-        p.add_argument("--quick", action="store_true")
-        p.add_argument("--quiet", action="store_true")
+        if name in parts:          # reached as `ch6jax hopfield <part>`
+            continue
+        p = _experiment_parser(sub, name, module)
+        if name == "hopfield":
+            hop = p.add_subparsers(dest="part", parser_class=_Parser,
+                                   title="parts (without one: the chapter's example)")
+            for part, target in HOPFIELD_PARTS.items():
+                _experiment_parser(hop, part, EXPERIMENTS[target], out=f"results-{target}")
     return parser
+
+
+#: ``ch6jax hopfield <part>`` runs the experiment named here.
+HOPFIELD_PARTS = {"recall": "hopfield_recall", "capacity": "hopfield_capacity",
+                  "basins": "hopfield_basins"}
+
+
+def _experiment_parser(sub, name, module, *, out=None):
+    doc = (module.Settings.__doc__ or "").strip()
+    p = sub.add_parser(name, help=module.TITLE, description=f"{module.TITLE}. {doc}")
+    _add_settings_arguments(p, module.Settings)
+    p.add_argument("--out", default=out or f"results-{name}", help="results folder")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--quiet", action="store_true")
+    return p
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "list":
+        command = {target: f"hopfield {part}" for part, target in HOPFIELD_PARTS.items()}
         for name, module in EXPERIMENTS.items():
-            print(f"{name:15s} {', '.join(module.ITEMS):10s} {module.TITLE}")
+            print(f"{command.get(name, name):17s} {', '.join(module.ITEMS):10s} {module.TITLE}")
         return 0
     if args.command == "seeds":
         try:
@@ -102,10 +121,11 @@ def main(argv=None) -> int:
     if args.command == "reproduce":
         names, overrides = args.only, None
     else:
-        names = [args.command]
+        name = HOPFIELD_PARTS.get(getattr(args, "part", None), args.command)
+        names = [name]
         overrides = {f.name: getattr(args, f.name)
-                     for f in dataclasses.fields(EXPERIMENTS[args.command].Settings)
-                     if getattr(args, f.name) is not None}
+                     for f in dataclasses.fields(EXPERIMENTS[name].Settings)
+                     if getattr(args, f.name, None) is not None}
     try:
         folder = reproduce(args.out, names=names, seed=args.seed, quick_mode=args.quick,
                            progress=not args.quiet, overrides=overrides)

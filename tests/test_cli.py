@@ -32,7 +32,8 @@ def test_reproduce_writes_every_figure_and_file(quick_results):
             "fig6_10_approximation", "algorithm_6_1_sgd", "backprop_check",
             "seed_studies", "fig6_11_nonconvexity", "hessian_spectra", "landscape_seven_segment",
             "saddle_escape", "cliff", "symmetry_group", "symmetry_alignment",
-            "fig6_14_energy"} <= figures
+            "fig6_14_energy", "hopfield_recall", "hopfield_capacity_curves",
+            "hopfield_crosstalk", "hopfield_rules", "hopfield_basins"} <= figures
     for p in (quick_results / "figures").glob("*.png"):
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     html = (quick_results / "report.html").read_text()
@@ -92,6 +93,18 @@ def test_metrics_hold_the_exact_values(quick_results):
     assert hop["example"]["recall"]["xi4"]["async_final_states"] == [[-1, 1, -1, 1, -1]]
     assert hop["energy"]["max_increase_async"] <= 1e-12
     assert hop["binary_encoding"]["stored_fixed_with_exact_bias"] == [True, True]
+    assert hop["recall"]["retrieved"] > 0.9 and hop["recall"]["converged"] == 1.0
+    cap = hop["capacity"]
+    assert len(cap["alpha_c"]) == len(cap["sizes"]) - 1
+    assert 0.05 < cap["alpha_c_inf"] < 0.25 and cap["alpha_c_inf_err"] > 0
+    for c in cap["crosstalk"]:
+        assert abs(c["variance"] / c["variance_theory"] - 1) < 0.1
+    rules = cap["rules"]["retrieved"]
+    assert all(p >= h for p, h in zip(rules["pseudo_inverse"], rules["hebb"]))
+    assert cap["modern"]["retrieved"][-1] == 1.0 and cap["modern"]["loads"][-1] == 4.0
+    basins = hop["basins"]
+    assert basins["retrieved"][0][0] == 1.0 and basins["retrieved"][-1][-1] < 0.1
+    assert sum(hop["spurious_census"]["fractions"].values()) == pytest.approx(1.0)
 
 
 def test_seed_studies_saved_their_chunks_and_reuse_them(quick_results, tmp_path):
@@ -146,4 +159,16 @@ def test_bad_input_exits_nonzero_with_one_line(args, message, tmp_path):
 def test_list_names_every_experiment(capsys):
     assert cli.main(["list"]) == 0
     out = capsys.readouterr().out
-    assert all(name in out for name in EXPERIMENTS)
+    parts = {f"hopfield {part}": target for part, target in cli.HOPFIELD_PARTS.items()}
+    assert all(name in out for name in EXPERIMENTS if name not in parts.values())
+    assert all(command in out for command in parts)
+
+
+def test_hopfield_parts_are_subcommands_with_their_own_settings(tmp_path):
+    args = cli.build_parser().parse_args(["hopfield", "capacity", "--sizes", "100,200,400",
+                                          "--rule", "storkey"])
+    assert (args.command, args.part, args.sizes, args.rule) == ("hopfield", "capacity",
+                                                                "100,200,400", "storkey")
+    assert cli.build_parser().parse_args(["hopfield"]).part is None      # the chapter's example
+    proc = ch6jax("hopfield", "recall", "--n", "100", "--k", "200", "--out", "r", cwd=tmp_path)
+    assert proc.returncode == 2 and "k must be below n = 100" in proc.stderr

@@ -8,7 +8,10 @@ from . import (
                approximation,
                backprop,
                gates,
+               hopfield_basins,
+               hopfield_capacity,
                hopfield_example,
+               hopfield_recall,
                landscapes,
                nonconvexity,
                perceptron,
@@ -25,6 +28,7 @@ from ._base import Erratum, Result, check_settings, quick
 #: In the chapter's order.
 EXPERIMENTS = {m.NAME: m for m in (gates, perceptron, xor, backprop, sgd, seven_segment,
                                     approximation, nonconvexity, weight_symmetry, spectrum,
-                                    landscapes, saddles, seed_studies, hopfield_example)}
+                                    landscapes, saddles, seed_studies, hopfield_example,
+                                    hopfield_recall, hopfield_capacity, hopfield_basins)}
 
 __all__ = ["EXPERIMENTS", "Erratum", "Result", "check_settings", "quick"]
