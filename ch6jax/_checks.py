@@ -47,8 +47,10 @@ def array(name: str, x, *, ndim: int | tuple[int, ...] | None = None, finite: bo
 
 def _all_finite(x) -> bool:
     # a jax array is checked where it lives, without a copy to the host
+    # (evaluated now even when called while an outer function is being traced)
     if isinstance(x, jax.Array):
-        return bool(_jit_all_finite(x))
+        with jax.ensure_compile_time_eval():
+            return bool(_jit_all_finite(x))
     return bool(np.all(np.isfinite(x)))
 
 
@@ -61,7 +63,8 @@ def only_values(x, allowed: tuple) -> bool:
     """Whether every entry of the concrete array ``x`` is one of ``allowed`` (on the device for
     a jax array)."""
     if isinstance(x, jax.Array):
-        return bool(_jit_only_values(x, allowed))
+        with jax.ensure_compile_time_eval():
+            return bool(_jit_only_values(x, allowed))
     x = np.asarray(x)
     return bool(np.all(np.isin(x, allowed)))
 
