@@ -360,8 +360,13 @@ def relax_many(Ws, probes, *, key: jax.Array, max_sweeps: int = 100, counts=None
         raise ValueError(f"counts must hold R = {r} integers between 0 and K = {k}, got "
                          f"{counts.tolist() if counts.size <= 10 else counts.shape}")
 
-    s0 = jnp.asarray(probes, jnp.asarray(Ws).dtype)
-    Wt, fields = _prepare_many(jnp.asarray(Ws), s0)
+    Ws = jnp.asarray(Ws)
+    s0 = jnp.asarray(probes, Ws.dtype)
+    zero = jnp.zeros(n, Ws.dtype)
+    # integral as given (Hebb's N W): used as is; else N W integral: rounded; else as given
+    scale = 1.0 if bool(_integral_at(Ws, zero, 1.0)) else \
+        float(n) if bool(_integral_at(Ws, zero, float(n))) else None
+    Wt, fields = _prepare_many(Ws, s0, scale)
     # the queue: network by network, most probes first
     queue = np.concatenate([nr * k + np.arange(counts[nr], dtype=np.int32)
                             for nr in np.argsort(-counts, kind="stable")])
@@ -376,16 +381,13 @@ def relax_many(Ws, probes, *, key: jax.Array, max_sweeps: int = 100, counts=None
     return Relaxation(*(None if a is None else a.reshape(r, k, *a.shape[1:]) for a in out))
 
 
-@jax.jit
-def _prepare_many(Ws, s0):
-    """The stack scaled to integers as in :func:`_exact_scale` (decided in the graph, one pass
-    over the stack instead of several on the host), transposed so that a flip of neuron j reads
-    the contiguous row ``Wt[r, j]`` = W_r[:, j], and the probes' fields W_r s."""
-    n = Ws.shape[-1]
-    zero = jnp.zeros(n, Ws.dtype)
-    by_one, by_n = _integral_at(Ws, zero, 1.0), _integral_at(Ws, zero, float(n))
-    scale = jnp.where(by_one, 1.0, jnp.where(by_n, float(n), 1.0)).astype(Ws.dtype)
-    Ws = jnp.where(by_one | by_n, _nearest_integer(Ws * scale), Ws)
+@functools.partial(jax.jit, static_argnums=2)
+def _prepare_many(Ws, s0, scale):
+    """The stack as the dynamics use it: multiplied by ``scale`` and rounded (see
+    :func:`_exact_scale`; None: as given), transposed so that a flip of neuron j reads the
+    contiguous row ``Wt[r, j]`` = W_r[:, j]; and the probes' fields W_r s."""
+    if scale is not None and scale != 1.0:
+        Ws = _nearest_integer(Ws * scale)
     return jnp.swapaxes(Ws, 1, 2), jnp.einsum("rkj,rij->rki", s0, Ws)
 
 
