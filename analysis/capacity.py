@@ -66,22 +66,22 @@ def crosstalk(key: jax.Array, n: int, k: int, trials: int = 20) -> Crosstalk:
     if k < 2:
         raise ValueError(f"k must be at least 2 for a crosstalk term, got {k}")
     xi = random_patterns(key, (trials, k, n))
-
-    @jax.jit
-    def terms(xi):  # v_i^k = signal + crosstalk; crosstalk = v - (N - 1)/N xi
-        w = jnp.einsum("tki,tkj->tij", xi, xi) / n
-        w = w * (1 - jnp.eye(n, dtype=w.dtype))
-        v = jnp.einsum("tij,tkj->tki", w, xi)
-        return v - (n - 1) / n * xi, xi
-
-    c, xi = terms(xi)
-    c, xi = np.asarray(c, np.float64), np.asarray(xi)
+    c, xi = np.asarray(_crosstalk_terms(xi), np.float64), np.asarray(xi)
     variance_theory = (k - 1) * (n - 1) / n ** 2
     flips = (xi * c) < -(n - 1) / n      # the update turns the bit: crosstalk beats signal
     gaussian = 0.5 * erfc(((n - 1) / n) / np.sqrt(2 * variance_theory))
     sample = c.ravel()[: 200_000]
     return Crosstalk(n, k, float(c.mean()), float(c.var()), variance_theory,
                      float(flips.mean()), float(gaussian), sample)
+
+
+@jax.jit
+def _crosstalk_terms(xi):
+    """v_i^k = (W xi^k)_i = signal + crosstalk (6.72)-(6.74): the crosstalk is v - (N - 1)/N xi.
+    (N W is integral, so the terms are exact multiples of 1/N.)"""
+    n = xi.shape[-1]
+    w = jnp.einsum("tki,tkj->tij", xi, xi) * (1 - jnp.eye(n, dtype=xi.dtype))
+    return (jnp.einsum("tij,tkj->tki", w, xi) - (n - 1) * xi) / n
 
 
 # ---------------------------------------------------------------------------------------------

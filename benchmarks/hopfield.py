@@ -29,14 +29,11 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import time
 
 import jax
 import numpy as np
-from _timing import best_of
+from _timing import best_of, machine, write_json
 
 from analysis import capacity
 from ch6jax import hopfield
@@ -123,16 +120,15 @@ def main(argv=None) -> dict:
     p.add_argument("--skip-4000", action="store_true")
     p.add_argument("--json", metavar="PATH")
     args = p.parse_args(argv)
-    result = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                          "jax": jax.__version__, "numpy": np.__version__}}
+    result = {"machine": machine()}
     print("[capacity_sweep]", flush=True)
     r = result["capacity_sweep"] = bench_sweep(args)
     print(f"  N = {r['n']}, alpha 0.05-0.25 step 0.01, {r['trials']} trials ({r['patterns']:,} "
           f"patterns): ours {r['ours_s']:.2f} s (compile "
           f"{r['ours_compile_s']:.1f} s); NumPy {r['numpy_s']:.2f} s")
     print(f"  ratio {r['ratio']:.1f}x (target 10x: {'MET' if r['ratio'] >= 10 else 'NOT MET'}); "
-          f"results agree: {r['results_agree']} (largest difference {r['max_difference']:.1e}); longest relaxation "
-          f"{r['sweeps_max']} sweeps")
+          f"results agree: {r['results_agree']} (largest difference {r['max_difference']:.1e}); "
+          f"longest relaxation {r['sweeps_max']} sweeps")
     print(f"  fraction retrieved by load: {r['retrieved']}")
     if not args.skip_4000:
         print("[sweep_4000]", flush=True)
@@ -141,10 +137,7 @@ def main(argv=None) -> dict:
               f"{r['seconds_with_compile']:.1f} s including compilation; longest relaxation "
               f"{r['sweeps_max']} sweeps")
         print(f"  fraction retrieved by load: {r['retrieved']}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=2)
-        print(f"wrote {args.json}")
+    write_json(result, args.json)
     return result
 
 

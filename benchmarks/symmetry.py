@@ -27,15 +27,12 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from _timing import best_of
+from _timing import best_of, machine, write_json
 
 from analysis import symmetry
 from ch6jax import data
@@ -111,8 +108,7 @@ def main(argv=None) -> dict:
     p.add_argument("--loop-sample", type=int, default=2000)
     p.add_argument("--json", metavar="PATH")
     args = p.parse_args(argv)
-    result = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                          "jax": jax.__version__, "numpy": np.__version__}}
+    result = {"machine": machine()}
     print("[verify_group]", flush=True)
     r = result["verify_group"] = bench_verify(args)
     print(f"  {r['elements']:,} elements: ours {r['ours_s']:.2f} s in one call "
@@ -125,10 +121,7 @@ def main(argv=None) -> dict:
     r = result["weight_matching"] = bench_matching(args)
     print(f"  two {r['width']}-unit layers: planted copy {r['planted_s']:.3f} s (recovered to "
           f"{r['planted_recovered_max_error']:.1e}), independent pair {r['independent_s']:.3f} s")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=2)
-        print(f"wrote {args.json}")
+    write_json(result, args.json)
     return result
 
 

@@ -196,7 +196,8 @@ def crosstalk_figure(cross):
     grid = np.linspace(c.values.min(), c.values.max(), 200)
     ax.plot(grid, np.exp(-0.5 * (grid / sd) ** 2) / (sd * np.sqrt(2 * np.pi)),
             color=plots.PALETTE[1], label=f"Gaussian, var (K-1)(N-1)/N^2 = {sd ** 2:.3f}")
-    ax.axvline(-(c.n - 1) / c.n, color="0.4", ls="--", lw=1, label="-signal: a bit flips left")
+    ax.axvline(-(c.n - 1) / c.n, color="0.4", ls="--", lw=1,
+               label="-(N-1)/N: xi times crosstalk below it flips the bit")
     ax.set(title=f"crosstalk (6.74), N = {c.n}, K = {c.k}", xlabel="crosstalk term",
            ylabel="density")
     ax.legend(fontsize=7)
