@@ -132,9 +132,12 @@ def test_many_networks_at_once_with_a_shared_random_order():
     n, r, k = 30, 3, 4
     xi = rng.choice([-1, 1], size=(r, k, n))
     ws = np.stack([np.asarray(hopfield.hebb(x)) for x in xi])
+    # the last network asymmetric (its columns are not its rows), with zero diagonal
+    ws[-1] = np.where(np.eye(n, dtype=bool), 0.0, rng.integers(-3, 4, (n, n)) / n)
     probes = np.where(rng.random((r, k, n)) < 0.15, -xi, xi)          # 15% of bits flipped
     out = hopfield.relax_many(ws, probes, key=jax.random.key(0))
     key = jax.random.key(0)
+    exact = np.round(ws * n)        # N W is integral: decide ties exactly, as relax_many does
     for i in range(r):                 # the same dynamics by hand, with the same orders
         for p in range(k):
             s = probes[i, p].astype(float)
@@ -142,7 +145,7 @@ def test_many_networks_at_once_with_a_shared_random_order():
                 order = np.asarray(jax.random.permutation(jax.random.fold_in(key, sweep), n))
                 changed = False
                 for j in order:
-                    new = 1.0 if ws[i, j] @ s >= 0 else -1.0
+                    new = 1.0 if exact[i, j] @ s >= 0 else -1.0
                     changed |= new != s[j]
                     s[j] = new
                 if not changed:
