@@ -27,8 +27,8 @@ def test_retrieval_is_perfect_at_low_load_and_fails_far_above_capacity():
 
 
 def test_retrieval_does_not_depend_on_how_networks_are_batched():
-    whole = capacity.retrieval(jax.random.key(3), 100, [0.1, 0.15], 3)
-    pieces = capacity.retrieval(jax.random.key(3), 100, [0.1, 0.15], 3, memory=2 * 12 * 100**2)
+    whole = capacity.retrieval(jax.random.key(3), 60, [0.1, 0.15], 3)
+    pieces = capacity.retrieval(jax.random.key(3), 60, [0.1, 0.15], 3, memory=2 * 12 * 60**2)
     np.testing.assert_array_equal(whole.retrieved, pieces.retrieved)
     np.testing.assert_array_equal(whole.overlap, pieces.overlap)
 
@@ -61,13 +61,10 @@ def test_flip_bits_flips_exactly_that_many():
     np.testing.assert_array_equal((y == -1).sum(-1), 7)
 
 
-def test_basins_and_census_and_modern_network():
-    b = capacity.basins(jax.random.key(5), 200, [0.05], [0, 20, 100], 2, probes=10)
-    assert b.retrieved[0, 0] == 1.0 and b.retrieved[0, 1] == 1.0 and b.retrieved[0, 2] < 0.1
-    c = capacity.spurious_census(jax.random.key(6), 200, 3, 2, probes=50)
-    assert sum(c["fractions"].values()) == pytest.approx(1.0) and c["converged"] == 1.0
-    assert c["fractions"]["stored pattern"] > 0.1 and c["fractions"]["reversed pattern"] > 0.1
-    assert capacity.modern_retrieval(jax.random.key(7), 100, [2.0], noise=0.1).tolist() == [1.0]
+def test_basins_start_at_one_and_fall_with_distance():
+    # (the census and the modern network are checked on the quick reproduce's metrics)
+    b = capacity.basins(jax.random.key(5), 100, [0.05], [0, 10, 50], 2, probes=5)
+    assert b.retrieved[0, 0] == 1.0 and b.retrieved[0, 1] == 1.0 and b.retrieved[0, 2] < 0.2
 
 
 def test_many_networks_with_counts_and_few_lanes():

@@ -67,7 +67,7 @@ class Settings:
     chunk: int = 1000
     POSITIVE = ("width", "sampled", "seeds", "tolerance", "pairs", "digits_hidden",
                 "digits_steps", "path_points", "chunk")
-    QUICK = {"width": 4, "sampled": 500, "seeds": 64, "pairs": 3, "digits_steps": 100}
+    QUICK = {"width": 4, "sampled": 500, "seeds": 32, "pairs": 2, "digits_steps": 50}
 
 
 # ---------------------------------------------------------------------------------------------
