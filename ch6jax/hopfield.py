@@ -366,10 +366,7 @@ def relax_many(Ws, probes, *, key: jax.Array, max_sweeps: int = 100, counts=None
     # integral as given (Hebb's N W): used as is; else N W integral: rounded; else as given
     scale = 1.0 if bool(_integral_at(Ws, zero, 1.0)) else \
         float(n) if bool(_integral_at(Ws, zero, float(n))) else None
-    # a flip of neuron j reads column j of W as a contiguous row: of W itself when W is
-    # symmetric (every storage rule's is), else of a transposed copy
-    symmetric = bool(_all_symmetric(Ws))
-    Wt, fields = _prepare_many(Ws, s0, scale, symmetric)
+    Wt, fields = _prepare_many(Ws, s0, scale)
     # the queue: network by network, most probes first
     queue = np.concatenate([nr * k + np.arange(counts[nr], dtype=np.int32)
                             for nr in np.argsort(-counts, kind="stable")])
@@ -384,20 +381,15 @@ def relax_many(Ws, probes, *, key: jax.Array, max_sweeps: int = 100, counts=None
     return Relaxation(*(None if a is None else a.reshape(r, k, *a.shape[1:]) for a in out))
 
 
-@functools.partial(jax.jit, static_argnums=(2, 3))
-def _prepare_many(Ws, s0, scale, symmetric):
+@functools.partial(jax.jit, static_argnums=2)
+def _prepare_many(Ws, s0, scale):
     """The stack as the dynamics use it: multiplied by ``scale`` and rounded (see
-    :func:`_exact_scale`; None: as given), with ``Wt[r, j]`` = W_r[:, j] (W itself when
-    ``symmetric``: no copy of the stack); and the probes' fields W_r s."""
+    :func:`_exact_scale`; None: as given), transposed so that a flip of neuron j reads the
+    contiguous row ``Wt[r, j]`` = W_r[:, j] (checking for symmetry to skip the copy costs as
+    much as the copy); and the probes' fields W_r s."""
     if scale is not None and scale != 1.0:
         Ws = _nearest_integer(Ws * scale)
-    return (Ws if symmetric else jnp.swapaxes(Ws, 1, 2),
-            jnp.einsum("rkj,rij->rki", s0, Ws))
-
-
-@jax.jit
-def _all_symmetric(Ws):
-    return jnp.all(Ws == jnp.swapaxes(Ws, -1, -2))
+    return jnp.swapaxes(Ws, 1, 2), jnp.einsum("rkj,rij->rki", s0, Ws)
 
 
 @functools.partial(jax.jit, static_argnums=(1, 2))
