@@ -63,10 +63,15 @@ def run(settings: Settings, key: jax.Array, workdir=None) -> Result:
                                 settings.alpha_step), 6)
 
     # crosstalk and the one-step error, at a few loads
+    # (the theory's mean and variance depend on K and N: four loads at crosstalk_n, and the
+    # load 0.1 at half and twice that size)
     ct_loads = (0.05, 0.1, 0.138, 0.2)
     cross = [capacity.crosstalk(jax.random.fold_in(key, 10 + i), settings.crosstalk_n,
                                 max(2, round(a * settings.crosstalk_n)), trials=8)
              for i, a in enumerate(ct_loads)]
+    cross_sizes = [capacity.crosstalk(jax.random.fold_in(key, 20 + i), m, max(2, round(0.1 * m)),
+                                      trials=8)
+                   for i, m in enumerate((settings.crosstalk_n // 2, 2 * settings.crosstalk_n))]
 
     # retrieval against the load, by size
     curves = []
@@ -109,7 +114,8 @@ def run(settings: Settings, key: jax.Array, workdir=None) -> Result:
         "half_retrieval_load_by_n": {str(c.n): _half_load(c) for c in curves},
         "crosstalk": [{"n": c.n, "k": c.k, "mean": c.mean, "variance": c.variance,
                        "variance_theory": c.variance_theory, "one_step_error": c.one_step_error,
-                       "one_step_error_gaussian": c.one_step_error_gaussian} for c in cross],
+                       "one_step_error_gaussian": c.one_step_error_gaussian}
+                      for c in cross + cross_sizes],
         "rules": {"n": settings.rules_n, "alphas": wide.tolist(),
                   "retrieved": {k: v.tolist() for k, v in rules.items()}},
         "modern": {"n": settings.rules_n, "loads": modern_loads.tolist(), "beta": 1.0,
