@@ -41,10 +41,15 @@ def _positions(order):
 
 def _next_unstable(s, h, pos, after):
     """Per lane, the first position > ``after`` whose neuron is unstable (N if none).
-    (6.61): a neuron's new state is +1 when h >= 0, so it is unstable when that differs."""
+    (6.61): a neuron's new state is +1 when h >= 0, so it is unstable when that differs.
+
+    The minimum is taken over float32 (positions below 2^24 are exact there): XLA:CPU
+    vectorises a float minimum over a row, 2.3x faster here than the same over int32."""
     n = s.shape[-1]
     unstable = (h >= 0) != (s > 0)
-    return jnp.min(jnp.where(unstable & (pos > after[:, None]), pos, n), axis=-1)
+    first = jnp.min(jnp.where(unstable & (pos > after[:, None]), pos, n).astype(jnp.float32),
+                    axis=-1)
+    return first.astype(jnp.int32)
 
 
 @functools.partial(jax.jit, static_argnames=("max_sweeps", "record"))
@@ -127,7 +132,8 @@ _IDLE, _BUSY, _CONVERGED, _STOPPED = 0, 1, 2, 3
 def relax_queued(Wt, net, s0, h0, order, queue, count, *, max_sweeps: int, lanes: int):
     """Asynchronous dynamics of the probes ``queue[:count]`` of ``s0`` (P, N), {-1, 1}, probe q
     on network ``net[q]`` with fields ``h0[q]`` = W s0[q] + b to start, ``Wt[r, j]`` = column j
-    of network r's W; sweep ``t`` visits the neurons in the order ``order[t % rows]``.
+    of network r's W (any numeric type, int16 for small integer weights); sweep ``t`` visits the
+    neurons in the order ``order[t % rows]``.
 
     Returns (states (P, N), sweeps that changed something (P,), converged (P,)); probes not in
     the queue come back as they went in, with 0 sweeps, not converged.
@@ -149,9 +155,10 @@ def relax_queued(Wt, net, s0, h0, order, queue, count, *, max_sweeps: int, lanes
         nxt = _next_unstable(s, h, pos_table[row], position - 1)
         flips = busy & (nxt < n)
         j = order[row, jnp.minimum(nxt, n - 1)]
-        ds = jnp.where(flips, -2.0 * s[lane, j], 0.0)
-        s = s.at[lane, j].add(ds)
-        h = h + ds[:, None] * Wt[net[jnp.minimum(probe, p - 1)], j]
+        old = s[lane, j]
+        s = s.at[lane, j].set(jnp.where(flips, -old, old))
+        ds = jnp.where(flips, -2.0 * old.astype(h.dtype), 0.0)
+        h = h + ds[:, None] * Wt[net[jnp.minimum(probe, p - 1)], j].astype(h.dtype)
         # a busy lane with nothing left to flip in this sweep ends it: converged when the sweep
         # changed nothing, stopped at the sweep limit, or on to the next sweep
         ends = busy & ~flips
@@ -169,7 +176,7 @@ def relax_queued(Wt, net, s0, h0, order, queue, count, *, max_sweeps: int, lanes
         probe, status, s, h, sweep, position, changed, sweeps = st
         done = status >= _CONVERGED
         dest = jnp.where(done, probe, p)                                  # p: dropped
-        out_s = out_s.at[dest].set(s, mode="drop")
+        out_s = out_s.at[dest].set(s.astype(out_s.dtype), mode="drop")
         out_sweeps = out_sweeps.at[dest].set(sweeps, mode="drop")
         out_converged = out_converged.at[dest].set(status == _CONVERGED, mode="drop")
         free = done | (status == _IDLE)
@@ -178,7 +185,7 @@ def relax_queued(Wt, net, s0, h0, order, queue, count, *, max_sweeps: int, lanes
         new = queue[jnp.clip(slot, 0, p - 1)]
         probe = jnp.where(takes, new, jnp.where(free, jnp.int32(p), probe))
         status = jnp.where(takes, _BUSY, jnp.where(free, _IDLE, status))
-        s = jnp.where(takes[:, None], s0[new], s)
+        s = jnp.where(takes[:, None], s0[new].astype(s.dtype), s)
         h = jnp.where(takes[:, None], h0[new], h)
         sweep, position, sweeps = (jnp.where(takes, jnp.int32(0), a)
                                    for a in (sweep, position, sweeps))
@@ -190,7 +197,9 @@ def relax_queued(Wt, net, s0, h0, order, queue, count, *, max_sweeps: int, lanes
         return st, head, out_s, out_sweeps, out_converged
 
     zeros = jnp.zeros(lanes, jnp.int32)
-    st = (jnp.full(lanes, p, jnp.int32), zeros, jnp.zeros((lanes, n), s0.dtype),
+    # the lanes hold states as int8 and read W in its own (possibly narrow) type: what every
+    # step reads is smaller; fields stay in h0's type, exact
+    st = (jnp.full(lanes, p, jnp.int32), zeros, jnp.zeros((lanes, n), jnp.int8),
           jnp.zeros((lanes, n), h0.dtype), zeros, zeros, jnp.zeros(lanes, bool), zeros)
     init = (st, jnp.int32(0), s0, jnp.zeros(p, jnp.int32), jnp.zeros(p, bool))
     _, _, out_s, out_sweeps, out_converged = jax.lax.while_loop(

@@ -366,7 +366,8 @@ def relax_many(Ws, probes, *, key: jax.Array, max_sweeps: int = 100, counts=None
     # integral as given (Hebb's N W): used as is; else N W integral: rounded; else as given
     scale = 1.0 if bool(_integral_at(Ws, zero, 1.0)) else \
         float(n) if bool(_integral_at(Ws, zero, float(n))) else None
-    Wt, fields = _prepare_many(Ws, s0, scale)
+    narrow = scale is not None and float(_max_abs(Ws)) * scale < 2 ** 15
+    Wt, fields = _prepare_many(Ws, s0, scale, narrow)
     # the queue: network by network, most probes first
     queue = np.concatenate([nr * k + np.arange(counts[nr], dtype=np.int32)
                             for nr in np.argsort(-counts, kind="stable")])
@@ -381,15 +382,22 @@ def relax_many(Ws, probes, *, key: jax.Array, max_sweeps: int = 100, counts=None
     return Relaxation(*(None if a is None else a.reshape(r, k, *a.shape[1:]) for a in out))
 
 
-@functools.partial(jax.jit, static_argnums=2)
-def _prepare_many(Ws, s0, scale):
+@functools.partial(jax.jit, static_argnums=(2, 3))
+def _prepare_many(Ws, s0, scale, narrow):
     """The stack as the dynamics use it: multiplied by ``scale`` and rounded (see
     :func:`_exact_scale`; None: as given), transposed so that a flip of neuron j reads the
     contiguous row ``Wt[r, j]`` = W_r[:, j] (checking for symmetry to skip the copy costs as
-    much as the copy); and the probes' fields W_r s."""
+    much as the copy), as int16 when ``narrow`` (integers below 2^15: half the bytes a flip
+    reads); and the probes' fields W_r s."""
     if scale is not None and scale != 1.0:
         Ws = _nearest_integer(Ws * scale)
-    return jnp.swapaxes(Ws, 1, 2), jnp.einsum("rkj,rij->rki", s0, Ws)
+    Wt = jnp.swapaxes(Ws, 1, 2)
+    return Wt.astype(jnp.int16) if narrow else Wt, jnp.einsum("rkj,rij->rki", s0, Ws)
+
+
+@jax.jit
+def _max_abs(x):
+    return jnp.max(jnp.abs(x))
 
 
 @functools.partial(jax.jit, static_argnums=(1, 2))
