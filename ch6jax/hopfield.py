@@ -338,7 +338,7 @@ def _relax_sync(W, b, s0, max_sweeps, record):
 
 
 def relax_many(Ws, probes, *, key: jax.Array, max_sweeps: int = 100, counts=None,
-               lanes: int = 256) -> Relaxation:
+               lanes: int = 384) -> Relaxation:
     """Asynchronous dynamics for many networks at once, {-1, 1} states, zero biases.
 
     ``Ws`` (R, N, N) and ``probes`` (R, K, N): the probes of network r relax on W_r; with
