@@ -1,5 +1,6 @@
 """Hopfield capacity (C16), measured: crosstalk, one-step errors, retrieval against the load
-alpha = K / N, and a finite-size-scaling estimate of the critical load.
+alpha = K / N, a finite-size-scaling estimate of the critical load, basins of attraction,
+spurious states, and the modern Hopfield network.
 
 * :func:`crosstalk`: the crosstalk term (6.72)/(6.74) of every bit of every stored random
   pattern, against its theory for random patterns: mean 0 and variance (K - 1)(N - 1) / N^2;
@@ -7,12 +8,18 @@ alpha = K / N, and a finite-size-scaling estimate of the critical load.
   (N - 1) / N, (6.73)) against the Gaussian estimate Phi(-((N - 1) / N) / sigma).
 * :func:`retrieval`: K random patterns stored by a rule, each relaxed from itself by
   asynchronous dynamics to a fixed point; the overlap m = xi . s / N and whether the pattern
-  was retrieved (m > 0.9), for every load and trial of one N in one compiled call.
+  was retrieved (m > 0.9), for every load and trial of one N in one call of
+  :func:`ch6jax.hopfield.relax_many` (or a few, to bound memory).
 * :func:`critical_load`: alpha_c for N -> infinity. The fraction retrieved falls from 1 to 0
   around alpha_c, more steeply as N grows, so the curves of successive sizes cross near the
   critical load; the crossings, extrapolated linearly in N^(-1/2) to N -> infinity, estimate
   alpha_c, and a bootstrap over trials gives its uncertainty. (The load where half the patterns
   are retrieved at one N is not alpha_c: at finite N it sits well above it.)
+
+* :func:`basins`: the probability of returning to a stored pattern from a given Hamming
+  distance; :func:`spurious_census`: where relaxation from random states ends (patterns, their
+  reversals, symmetric mixtures of three, others); :func:`modern_retrieval`: Ramsauer et
+  al.'s (2020) softmax update, which retrieves far more than 0.14 N patterns.
 
 Theory: Amit, Gutfreund and Sompolinsky (1985): alpha_c = 0.138 with overlap m = 0.967 just
 below it.
