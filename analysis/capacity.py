@@ -35,7 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.special import erfc
 
-from ch6jax import hopfield
+from ch6jax import _checks, hopfield
 
 #: A pattern counts as retrieved when relaxing from it ends with overlap above this.
 RETRIEVED = 0.9
@@ -137,8 +137,8 @@ def retrieval(key: jax.Array, n: int, alphas, trials: int, *, rule: str = "hebb"
     if alphas.ndim != 1 or alphas.size == 0 or not np.all((alphas > 0) & (alphas < 1)):
         raise ValueError(f"alphas must be a non-empty list of loads K/N in (0, 1), got "
                          f"{alphas.tolist()}")
-    _check_positive_int("n", n, 2)
-    _check_positive_int("trials", trials, 1)
+    _checks.positive("n", n, integer=True)
+    _checks.positive("trials", trials, integer=True)
     if rule not in hopfield.RULES:
         raise ValueError(f"rule must be one of {sorted(hopfield.RULES)}, got {rule!r}")
     ks = np.maximum(1, np.round(alphas * n).astype(int))
@@ -150,8 +150,7 @@ def retrieval(key: jax.Array, n: int, alphas, trials: int, *, rule: str = "hebb"
     for start in range(0, r, per_call):
         ids = np.arange(start, start + per_call)
         counts = np.where(ids < r, k_of[np.minimum(ids, r - 1)], 0)   # padding: no probes
-        x = _patterns_of(key, jnp.asarray(ids), kmax, n)
-        w = _weights(rule, x, jnp.asarray(np.arange(kmax)[None] < counts[:, None], x.dtype))
+        x, w = _networks(key, ids, counts, kmax, n, rule)
         out = hopfield.relax_many(w, x, key=jax.random.fold_in(key, 1), max_sweeps=max_sweeps,
                                   counts=counts)
         keep = ids < r
@@ -174,14 +173,15 @@ def store_random(key: jax.Array, n: int, counts, *, rule: str | None = "hebb"):
     ``rule`` makes of them. Hebbian weights come as N W, integers. These are the networks of
     :func:`retrieval` with ``counts`` = K of each load, repeated ``trials`` times."""
     counts = np.asarray(counts)
-    xi = _patterns_of(key, jnp.arange(len(counts)), int(counts.max()), n)
-    mask = jnp.asarray(np.arange(xi.shape[1])[None] < counts[:, None], xi.dtype)
+    return _networks(key, np.arange(len(counts)), counts, int(counts.max()), n, rule)
+
+
+def _networks(key, ids, counts, kmax: int, n: int, rule: str):
+    """Networks ``ids``: their patterns (len(ids), kmax, N) and the weights of the first
+    ``counts[i]`` of each."""
+    xi = _patterns_of(key, jnp.asarray(ids), kmax, n)
+    mask = jnp.asarray(np.arange(kmax)[None] < np.asarray(counts)[:, None], xi.dtype)
     return xi, _weights(rule, xi, mask)
-
-
-def _check_positive_int(name, value, least):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
-        raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
 
 
 @functools.partial(jax.jit, static_argnums=(2, 3))
@@ -198,6 +198,15 @@ def _overlaps(states, xi):
 
 # ---------------------------------------------------------------------------------------------
 # finite-size scaling
+
+def falls_through_half(x, y) -> float:
+    """Where a falling curve y(x) first passes from >= 1/2 to below it (linear
+    interpolation); NaN if it never does."""
+    for i in range(len(y) - 1):
+        if y[i] >= 0.5 > y[i + 1]:
+            return float(x[i] + (y[i] - 0.5) / (y[i] - y[i + 1]) * (x[i + 1] - x[i]))
+    return float("nan")
+
 
 def _crossing(alphas, f1, f2) -> float:
     """The load where the curves f1 and f2 cross (f1 - f2 changes sign, linear interpolation),

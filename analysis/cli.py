@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="study config, e.g. --set steps=3000 learning_rate=0.1")
     seeds.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    parts = {name for name in HOPFIELD_PARTS.values()}
+    parts = set(HOPFIELD_PARTS.values())
     for name, module in EXPERIMENTS.items():
         if name in parts:          # reached as `ch6jax hopfield <part>`
             continue

@@ -270,23 +270,26 @@ def _exact_scale(W, b):
     if _checks.is_traced(W) or _checks.is_traced(b):
         return W, b, 1.0
     W, b = jnp.asarray(W), jnp.asarray(b, jnp.asarray(W).dtype)
-    scale, _ = _integer_scale(W, b)
+    scale, _, exact = _integer_scale(W, b)
     if scale is None:
         return W, b, 1.0
+    if exact:
+        return W, b, scale
     return _nearest_integer(W * scale), _nearest_integer(b * scale), scale
 
 
 def _integer_scale(W, b):
-    """``(scale, largest |scale W|)`` for the first scale of 1 and N that makes W and b
+    """``(scale, largest |scale W|, exact)`` for the first scale of 1 and N that makes W and b
     integers (up to the rounding of W's dtype: k/N is not exact in binary floating point) whose
-    field sums stay below 2^23; ``(None, None)`` when neither does."""
+    field sums stay below 2^23; ``exact``: they are integers as given (scale 1, nothing to
+    round). ``(None, None, False)`` when neither scale does."""
     eps = float(jnp.finfo(W.dtype).eps)
     for scale in (1.0, float(W.shape[-1])):
         off_w, off_b, big_w, rows, big_b = (float(v) for v in _integer_facts(W, b, scale))
         tol = 100 * eps * max(1.0, big_w)
         if off_w <= tol and off_b <= tol and rows + big_b < 2 ** 23:
-            return scale, big_w
-    return None, None
+            return scale, big_w, scale == 1.0 and off_w == 0 and off_b == 0
+    return None, None, False
 
 
 @jax.jit
@@ -373,10 +376,11 @@ def relax_many(Ws, probes, *, key: jax.Array, max_sweeps: int = 100, counts=None
 
     Ws = jnp.asarray(Ws)
     s0 = jnp.asarray(probes, Ws.dtype)
-    # integral as given (Hebb's N W): used as is; else N W integral: rounded; else as given
-    scale, largest = _integer_scale(Ws, jnp.zeros(n, Ws.dtype))
+    # integers as given (Hebb's N W): used as they are; W or N W integral up to rounding:
+    # rounded; otherwise run as given (see _exact_scale)
+    scale, largest, exact = _integer_scale(Ws, jnp.zeros(n, Ws.dtype))
     narrow = scale is not None and largest < 2 ** 15
-    Wt, fields = _prepare_many(Ws, s0, scale, narrow)
+    Wt, fields = _prepare_many(Ws, s0, None if exact else scale, narrow)
     # the queue: network by network, most probes first
     queue = np.concatenate([nr * k + np.arange(counts[nr], dtype=np.int32)
                             for nr in np.argsort(-counts, kind="stable")])
@@ -394,11 +398,11 @@ def relax_many(Ws, probes, *, key: jax.Array, max_sweeps: int = 100, counts=None
 @functools.partial(jax.jit, static_argnums=(2, 3))
 def _prepare_many(Ws, s0, scale, narrow):
     """The stack as the dynamics use it: multiplied by ``scale`` and rounded (see
-    :func:`_exact_scale`; None: as given), transposed so that a flip of neuron j reads the
+    :func:`_exact_scale`; None: as given, integers already or not to be rounded), transposed so that a flip of neuron j reads the
     contiguous row ``Wt[r, j]`` = W_r[:, j] (checking for symmetry to skip the copy costs as
     much as the copy), as int16 when ``narrow`` (integers below 2^15: half the bytes a flip
     reads); and the probes' fields W_r s."""
-    if scale is not None and scale != 1.0:
+    if scale is not None:
         Ws = _nearest_integer(Ws * scale)
     Wt = jnp.swapaxes(Ws, 1, 2)
     return Wt.astype(jnp.int16) if narrow else Wt, jnp.einsum("rkj,rij->rki", s0, Ws)

@@ -74,9 +74,9 @@ def run(settings: Settings, key: jax.Array, workdir=None) -> Result:
 
 
 def _radius(distance, retrieved) -> float:
-    """The distance where the retrieval probability falls through 1/2 (interpolated)."""
-    for i in range(len(retrieved) - 1):
-        if retrieved[i] >= 0.5 > retrieved[i + 1]:
-            return float(distance[i] + (retrieved[i] - 0.5) / (retrieved[i] - retrieved[i + 1])
-                         * (distance[i + 1] - distance[i]))
-    return float("nan") if retrieved[0] < 0.5 else float(distance[-1])
+    """The distance where the retrieval probability falls through 1/2 (interpolated); the
+    largest distance tried when it never does."""
+    if retrieved[0] < 0.5:
+        return float("nan")
+    r = capacity.falls_through_half(distance, retrieved)
+    return float(distance[-1]) if np.isnan(r) else r

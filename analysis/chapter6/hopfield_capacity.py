@@ -111,7 +111,9 @@ def run(settings: Settings, key: jax.Array, workdir=None) -> Result:
         "alpha_c_theory": capacity.ALPHA_C_THEORY,
         "overlap_at_alpha_c": overlap_at,
         "overlap_at_alpha_c_theory": capacity.OVERLAP_AT_ALPHA_C_THEORY,
-        "half_retrieval_load_by_n": {str(c.n): _half_load(c) for c in curves},
+        "half_retrieval_load_by_n": {
+            str(c.n): capacity.falls_through_half(c.alphas, c.retrieved.mean(axis=1))
+            for c in curves},
         "crosstalk": [{"n": c.n, "k": c.k, "mean": c.mean, "variance": c.variance,
                        "variance_theory": c.variance_theory, "one_step_error": c.one_step_error,
                        "one_step_error_gaussian": c.one_step_error_gaussian}
@@ -139,15 +141,6 @@ def run(settings: Settings, key: jax.Array, workdir=None) -> Result:
         f" N (from the pattern itself); the modern network retrieves {modern[-1]:.0%} at "
         f"K = 4 N. The chapter's 0.14 N agrees with the measurement.")
     return Result({"hopfield": numbers}, figures, [], summary)
-
-
-def _half_load(curve) -> float:
-    f = curve.retrieved.mean(axis=1)
-    for i in range(len(f) - 1):
-        if f[i] >= 0.5 > f[i + 1]:
-            return float(curve.alphas[i] + (f[i] - 0.5) / (f[i] - f[i + 1])
-                         * (curve.alphas[i + 1] - curve.alphas[i]))
-    return float("nan")
 
 
 def _last_full(alphas, fraction, at_least: float = 0.99) -> float:
