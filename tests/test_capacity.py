@@ -33,6 +33,21 @@ def test_retrieval_does_not_depend_on_how_networks_are_batched():
     np.testing.assert_array_equal(whole.overlap, pieces.overlap)
 
 
+@pytest.mark.parametrize("rule", ["hebb", "storkey"])
+def test_retrieval_relaxes_the_stored_patterns_as_relax_many_does(rule):
+    # Hebb's rule has its own faster road through the dynamics: same networks, same orders,
+    # so the same overlaps as the general relax_many, to the bit
+    key, n, alphas, trials = jax.random.key(4), 80, np.array([0.1, 0.2, 0.3]), 2
+    got = capacity.retrieval(key, n, alphas, trials, rule=rule, max_sweeps=50)
+    counts = np.repeat(got.ks, trials)
+    xi, w = capacity.store_random(key, n, counts, rule=rule)
+    out = hopfield.relax_many(w, xi, key=jax.random.fold_in(key, 1), max_sweeps=50,
+                              counts=counts)
+    m = np.einsum("rki,rki->rk", np.asarray(out.states, float), np.asarray(xi, float)) / n
+    mean = [m[i, :c].mean() for i, c in enumerate(counts)]
+    np.testing.assert_array_equal(got.overlap.ravel(), mean)
+
+
 def test_crossing_ignores_curves_that_only_touch():
     a = np.array([0.1, 0.2, 0.3, 0.4])
     assert capacity._crossing(a, [1, 1, 0.6, 0.1], [1, 1, 0.4, 0.2]) == pytest.approx(

@@ -1,4 +1,5 @@
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -127,6 +128,23 @@ def test_bad_input_names_the_argument():
         hopfield.relax(w, XI1, order=[0, 0, 1, 2, 3])
 
 
+def _relax_by_hand(w, probe, key, sweeps=100):
+    """The asynchronous dynamics one neuron at a time, in relax_many's orders
+    (``sweep_orders``: the permutation of fold_in(key, sweep))."""
+    s = np.asarray(probe, float).copy()
+    n = len(s)
+    for sweep in range(sweeps):
+        order = np.asarray(jax.random.permutation(jax.random.fold_in(key, sweep), n))
+        changed = False
+        for j in order:
+            new = 1.0 if w[j] @ s >= 0 else -1.0
+            changed |= new != s[j]
+            s[j] = new
+        if not changed:
+            break
+    return s
+
+
 def test_many_networks_at_once_with_a_shared_random_order():
     rng = np.random.default_rng(5)
     n, r, k = 30, 3, 4
@@ -136,18 +154,42 @@ def test_many_networks_at_once_with_a_shared_random_order():
     ws[-1] = np.where(np.eye(n, dtype=bool), 0.0, rng.integers(-3, 4, (n, n)) / n)
     probes = np.where(rng.random((r, k, n)) < 0.15, -xi, xi)          # 15% of bits flipped
     out = hopfield.relax_many(ws, probes, key=jax.random.key(0))
-    key = jax.random.key(0)
     exact = np.round(ws * n)        # N W is integral: decide ties exactly, as relax_many does
-    for i in range(r):                 # the same dynamics by hand, with the same orders
+    for i in range(r):
         for p in range(k):
-            s = probes[i, p].astype(float)
-            for sweep in range(100):
-                order = np.asarray(jax.random.permutation(jax.random.fold_in(key, sweep), n))
-                changed = False
-                for j in order:
-                    new = 1.0 if exact[i, j] @ s >= 0 else -1.0
-                    changed |= new != s[j]
-                    s[j] = new
-                if not changed:
-                    break
-            np.testing.assert_array_equal(out.states[i, p], s)
+            np.testing.assert_array_equal(
+                out.states[i, p], _relax_by_hand(exact[i], probes[i, p], jax.random.key(0)))
+
+
+@pytest.mark.parametrize("largest, types", [
+    (30, ("int8", "int16")),        # weights and fields narrow
+    (300, ("int16", "int16")),      # weights past int8
+    (3000, ("int16", None)),        # fields can pass 2^15: they stay float
+])
+def test_integer_weights_of_any_size_run_exactly(largest, types):
+    rng = np.random.default_rng(largest)
+    n, k = 30, 6
+    upper = np.triu(rng.integers(-largest, largest + 1, (n, n)), 1)
+    w = (upper + upper.T).astype(float)
+    facts = hopfield._integer_scale(jnp.asarray(w)[None], jnp.zeros(n))
+    got = hopfield._lane_types(facts.largest, facts.field_bound)
+    assert tuple(None if t is None else jnp.dtype(t).name for t in got) == types
+    probes = rng.choice([-1, 1], size=(1, k, n))
+    out = hopfield.relax_many(w[None], probes, key=jax.random.key(2))
+    for p in range(k):
+        np.testing.assert_array_equal(out.states[0, p],
+                                      _relax_by_hand(w, probes[0, p], jax.random.key(2)))
+
+
+def test_more_neurons_than_float16_counts_exactly():
+    # past N = 2,048 the search for the next unstable neuron takes its minimum in float32
+    rng = np.random.default_rng(6)
+    n = 2100
+    xi = rng.choice([-1, 1], size=(300, n))
+    w = np.asarray(hopfield.hebb(xi))
+    probes = np.where(rng.random((1, 2, n)) < 0.1, -xi[:2], xi[:2])[None, 0]
+    out = hopfield.relax_many(w[None], probes, key=jax.random.key(3))
+    exact = np.round(w * n)
+    for p in range(2):
+        s = _relax_by_hand(exact, probes[0, p], jax.random.key(3))
+        np.testing.assert_array_equal(out.states[0, p], s)
