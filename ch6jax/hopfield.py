@@ -334,7 +334,8 @@ def _lane_types(largest, field_bound):
     if largest is None:
         return None, None
     weights = jnp.int8 if largest < 2 ** 7 else jnp.int16 if largest < 2 ** 15 else None
-    fields = jnp.int16 if field_bound + 2 * largest < 2 ** 15 else None
+    # (+ 1: the facts are taken before weights integral up to rounding are rounded)
+    fields = jnp.int16 if field_bound + 2 * largest + 1 < 2 ** 15 else None
     return weights, fields
 
 
