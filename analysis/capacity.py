@@ -121,7 +121,7 @@ def _weights(rule: str, xi, mask):
 
 
 def retrieval(key: jax.Array, n: int, alphas, trials: int, *, rule: str = "hebb",
-              max_sweeps: int = 200, memory: float = 1.5e9) -> Retrieval:
+              max_sweeps: int = 200, memory: float = 1.5e9, devices=None) -> Retrieval:
     """Store K = round(alpha N) random patterns (``trials`` independent sets per load), relax
     each from itself asynchronously, and measure overlaps.
 
@@ -129,7 +129,8 @@ def retrieval(key: jax.Array, n: int, alphas, trials: int, *, rule: str = "hebb"
     keep their weights under ``memory`` bytes (all of them at N = 1,000; 7 at a time at
     N = 4,000). Network r (load ``r // trials``) stores ``store_random(key, ...)``'s patterns
     and sweeps in the orders ``hopfield.sweep_orders(fold_in(key, 1), ...)``, whatever the
-    batching, so results do not depend on ``memory``.
+    batching, so results do not depend on ``memory``, nor on ``devices`` (default: all local
+    devices; the dynamics of each call are dealt over them, see ``relax_many``).
     """
     alphas = np.asarray(alphas, float)
     if alphas.ndim != 1 or alphas.size == 0 or not np.all((alphas > 0) & (alphas < 1)):
@@ -142,19 +143,27 @@ def retrieval(key: jax.Array, n: int, alphas, trials: int, *, rule: str = "hebb"
     ks = np.maximum(1, np.round(alphas * n).astype(int))
     k_of = np.repeat(ks, trials)
     r, kmax = len(k_of), int(ks.max())
+    devices = tuple(jax.local_devices() if devices is None else devices)
+    if not devices:
+        raise ValueError("devices must name at least one device")
+    d = len(devices)
     per_call = int(max(1, min(r, memory // (3 * 4 * n * n))))   # W, its transpose, slack
+    per_call = -(-per_call // d) * d    # every device a block (at most d - 1 over the budget)
     m = np.zeros((r, kmax))
     sweeps_max = 0
     for start in range(0, r, per_call):
         ids = np.arange(start, start + per_call)
         counts = np.where(ids < r, k_of[np.minimum(ids, r - 1)], 0)   # padding: no probes
+        dealt = hopfield._deal(counts, d)          # made in the order the devices take them
+        ids, counts = ids[dealt], counts[dealt]
         sweep_key = jax.random.fold_in(key, 1)
         if rule == "hebb":
             x = _patterns_of(key, jnp.asarray(ids), kmax, n)
-            out = _relax_stored_hebb(x, counts, sweep_key, max_sweeps)
+            out = _relax_stored_hebb(x, counts, sweep_key, max_sweeps, devices)
         else:
             x, w = _networks(key, ids, counts, kmax, n, rule)
-            out = hopfield.relax_many(w, x, key=sweep_key, max_sweeps=max_sweeps, counts=counts)
+            out = hopfield.relax_many(w, x, key=sweep_key, max_sweeps=max_sweeps, counts=counts,
+                                      devices=devices)
         keep = ids < r
         m[ids[keep]] = np.asarray(_overlaps(out.states, x), np.float64)[keep] / n
         sweeps_max = max(sweeps_max, int(np.asarray(out.sweeps).max()))
@@ -177,17 +186,19 @@ def _hebb_integers(stored, k):
     return jnp.einsum("rki,rkj->rij", stored, stored) - k[:, None, None] * jnp.eye(n)
 
 
-def _relax_stored_hebb(xi, counts, key, max_sweeps: int):
+def _relax_stored_hebb(xi, counts, key, max_sweeps: int, devices: tuple):
     """Relax each network's first ``counts[r]`` patterns of ``xi`` (R, K, N) from themselves on
     the Hebbian network that stores them, as :func:`ch6jax.hopfield.relax_many` would (the same
     orders and results), with what Hebb's rule makes known skipped: N W is integral and
-    symmetric, so it needs no rounding and is its own transpose."""
+    symmetric, so it needs no rounding and is its own transpose. The networks come in the
+    order that :func:`ch6jax.hopfield._deal` gives for ``devices``."""
     mask = jnp.asarray(np.arange(xi.shape[1])[None] < counts[:, None], xi.dtype)
     w, fields, largest, bound = _hebb_network_and_fields(xi, mask)
     weight_type, field_type = hopfield._lane_types(float(largest), float(bound))
     return hopfield._relax_prepared(w if weight_type is None else w.astype(weight_type), xi,
                                     fields, counts, key=key, max_sweeps=max_sweeps,
-                                    lanes=hopfield.LANES, field_type=field_type)
+                                    lanes=hopfield.LANES, field_type=field_type,
+                                    devices=devices)
 
 
 @jax.jit

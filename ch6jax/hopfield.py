@@ -369,7 +369,7 @@ def _relax_sync(W, b, s0, max_sweeps, record):
 
 
 def relax_many(Ws, probes, *, key: jax.Array, max_sweeps: int = 100, counts=None,
-               lanes: int = LANES) -> Relaxation:
+               lanes: int = LANES, devices=None) -> Relaxation:
     """Asynchronous dynamics for many networks at once, {-1, 1} states, zero biases.
 
     ``Ws`` (R, N, N) and ``probes`` (R, K, N): the probes of network r relax on W_r; with
@@ -381,9 +381,12 @@ def relax_many(Ws, probes, *, key: jax.Array, max_sweeps: int = 100, counts=None
     of 1/N) run exactly, as in :func:`relax`.
 
     The probes go through a work queue of ``lanes`` probes at a time (``_relaxation``), those
-    of the networks with the most probes first (at a higher load, they take longest). Returns
-    a :class:`Relaxation` whose arrays have leading axes (R, K); energies are not tracked here
-    (``max_energy_increase`` is NaN).
+    of the networks with the most probes first (at a higher load, they take longest). The
+    networks are dealt over ``devices`` (default: all local devices; on a CPU, start with
+    ``XLA_FLAGS=--xla_force_host_platform_device_count=<cores>`` to have one per core), each
+    with a queue and ``lanes / D`` lanes of its own; the results do not depend on how many.
+    Returns a :class:`Relaxation` whose arrays have leading axes (R, K); energies are not
+    tracked here (``max_energy_increase`` is NaN).
     """
     Ws = _checks.array("Ws", Ws, ndim=3)
     probes = _checks.array("probes", probes, ndim=3, finite=False)
@@ -408,29 +411,82 @@ def relax_many(Ws, probes, *, key: jax.Array, max_sweeps: int = 100, counts=None
     # rounded; otherwise run as given (see _exact_scale)
     facts = _integer_scale(Ws, jnp.zeros(n, Ws.dtype))
     weight_type, field_type = _lane_types(facts.largest, facts.field_bound)
+    devices = tuple(jax.local_devices() if devices is None else devices)
+    if not devices:
+        raise ValueError("devices must name at least one device")
+    if len(devices) > 1:      # every device a block of networks of every size
+        order = _deal(counts, len(devices))
+        take = jnp.asarray(np.maximum(order, 0))
+        Ws, s0, counts = Ws[take], s0[take], np.where(order >= 0, counts[order], 0)
     Wt, fields = _prepare_many(Ws, s0, None if facts.exact else facts.scale, weight_type)
-    return _relax_prepared(Wt, s0, fields, counts, key=key, max_sweeps=max_sweeps, lanes=lanes,
-                           field_type=field_type)
+    out = _relax_prepared(Wt, s0, fields, counts, key=key, max_sweeps=max_sweeps, lanes=lanes,
+                          field_type=field_type, devices=devices)
+    if len(devices) > 1:      # back in the caller's order
+        back = jnp.asarray(np.argsort(order)[-r:])    # the -1 paddings sort first
+        out = Relaxation(*(None if a is None else a[back] for a in out))
+    return out
 
 
-def _relax_prepared(Wt, s0, fields, counts, *, key, max_sweeps, lanes, field_type):
+def _relax_prepared(Wt, s0, fields, counts, *, key, max_sweeps, lanes, field_type,
+                    devices=None):
     """:func:`relax_many` on checked input: ``Wt`` (R, N, N) the transposed weights (rows are
     W's columns), ``s0`` (R, K, N) the probes, ``fields`` (R, K, N) their fields W s0, the
-    lanes' ``field_type`` (:func:`_lane_types`)."""
+    lanes' ``field_type`` (:func:`_lane_types`). With several ``devices``, R must be a
+    multiple of their number: device d relaxes the d-th block of R / D networks, on
+    ``lanes / D`` lanes of its own (:func:`deal` makes blocks of equal work)."""
     r, k, n = s0.shape
-    # the queue: network by network, most probes first
-    queue = np.concatenate([nr * k + np.arange(counts[nr], dtype=np.int32)
-                            for nr in np.argsort(-counts, kind="stable")])
-    p = r * k
-    states, sweeps, converged = _relaxation.relax_queued(
-        Wt, jnp.repeat(jnp.arange(r, dtype=jnp.int32), k), s0.reshape(p, n),
-        fields.reshape(p, n), sweep_orders(key, max_sweeps, n),
-        jnp.asarray(np.pad(queue, (0, p - len(queue)))), len(queue), max_sweeps=max_sweeps,
-        lanes=int(min(lanes, max(1, len(queue)))),
-        field_type=field_type)
+    devices = tuple(jax.local_devices()[:1] if devices is None else devices)
+    d = len(devices)
+    if r % d:
+        raise ValueError(f"the {r} networks must split evenly over the {d} devices")
+    block, p = r // d, r * k
+    # each block's queue: network by network, most probes first
+    queues = np.zeros((d, block * k), np.int32)
+    sizes = np.zeros(d, np.int32)
+    for i in range(d):
+        c = counts[i * block:(i + 1) * block]
+        q = np.concatenate([nr * k + np.arange(c[nr], dtype=np.int32)
+                            for nr in np.argsort(-c, kind="stable")])
+        queues[i, :len(q)], sizes[i] = q, len(q)
+    lanes = int(min(max(1, lanes // d), max(1, sizes.max(initial=1))))
+    run = _relax_blocks(devices, block, max_sweeps, lanes,
+                        None if field_type is None else jnp.dtype(field_type).name)
+    states, sweeps, converged = run(Wt, s0.reshape(p, n), fields.reshape(p, n),
+                                    sweep_orders(key, max_sweeps, n), queues, sizes)
     out = Relaxation(states, sweeps, converged, jnp.zeros(p, bool),
                      jnp.full(p, jnp.nan, s0.dtype), None)
     return Relaxation(*(None if a is None else a.reshape(r, k, *a.shape[1:]) for a in out))
+
+
+@functools.lru_cache(maxsize=32)
+def _relax_blocks(devices: tuple, block: int, max_sweeps: int, lanes: int, field_type):
+    """The work queues of :func:`_relax_prepared`, one per device, compiled once per setting:
+    ``(Wt, s0, fields, orders, queues (D, .), sizes (D,)) -> (states, sweeps, converged)``.
+    On a CPU each device is a core (``--xla_force_host_platform_device_count``); XLA:CPU runs
+    a queue's elementwise passes on one thread, so two queues on two cores run 2x faster
+    than one on both."""
+    def one(Wt, s0, fields, orders, queue, size):
+        k = s0.shape[0] // block
+        return _relaxation.relax_queued(
+            Wt, jnp.repeat(jnp.arange(block, dtype=jnp.int32), k), s0, fields, orders,
+            queue[0], size[0], max_sweeps=max_sweeps, lanes=lanes, field_type=field_type)
+
+    if len(devices) == 1:
+        return jax.jit(one)
+    mesh = jax.sharding.Mesh(np.array(devices), ("devices",))
+    split, whole = jax.sharding.PartitionSpec("devices"), jax.sharding.PartitionSpec()
+    # the queues' loops carry per-device state: vma checking does not follow while_loop here
+    return jax.jit(jax.shard_map(one, mesh=mesh, in_specs=(split,) * 3 + (whole,) + (split,) * 2,
+                                 out_specs=split, check_vma=False))
+
+
+def _deal(counts, devices: int) -> np.ndarray:
+    """The networks in device order, for :func:`_relax_prepared`: sorted by ``counts`` (their
+    probes) and dealt round-robin, so every device's block gets networks of every size; -1
+    pads the last round to a multiple of ``devices``."""
+    order = np.argsort(-np.asarray(counts), kind="stable")
+    order = np.pad(order, (0, -len(order) % devices), constant_values=-1)
+    return order.reshape(-1, devices).T.reshape(-1)
 
 
 @functools.partial(jax.jit, static_argnums=(2, 3))

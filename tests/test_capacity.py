@@ -1,3 +1,8 @@
+import os
+import pathlib
+import subprocess
+import sys
+
 import jax
 import numpy as np
 import pytest
@@ -46,6 +51,45 @@ def test_retrieval_relaxes_the_stored_patterns_as_relax_many_does(rule):
     m = np.einsum("rki,rki->rk", np.asarray(out.states, float), np.asarray(xi, float)) / n
     mean = [m[i, :c].mean() for i, c in enumerate(counts)]
     np.testing.assert_array_equal(got.overlap.ravel(), mean)
+
+
+TWO_DEVICES = """
+import sys
+import jax
+import numpy as np
+from analysis import capacity
+from ch6jax import hopfield
+
+jax.config.update("jax_enable_x64", True)
+assert len(jax.local_devices()) == 2
+hebb = capacity.retrieval(jax.random.key(4), 80, [0.1, 0.2, 0.3], 3, max_sweeps=50)
+storkey = capacity.retrieval(jax.random.key(4), 80, [0.1, 0.3], 3, rule="storkey", max_sweeps=50)
+rng = np.random.default_rng(1)
+ws = np.where(np.eye(40, dtype=bool), 0, rng.integers(-5, 6, (5, 40, 40))).astype(float)
+probes = rng.choice([-1, 1], size=(5, 6, 40))
+counts = np.array([6, 1, 4, 0, 3])
+two = hopfield.relax_many(ws, probes, key=jax.random.key(2), counts=counts)
+one = hopfield.relax_many(ws, probes, key=jax.random.key(2), counts=counts,
+                          devices=jax.local_devices()[:1])
+np.savez(sys.argv[1], hebb=hebb.overlap, storkey=storkey.overlap, states_two=two.states,
+         states_one=one.states, sweeps_two=two.sweeps, sweeps_one=one.sweeps)
+"""
+
+
+def test_results_do_not_depend_on_the_number_of_devices(tmp_path):
+    # networks dealt over two host devices (an odd number of them: one block is padded)
+    out = tmp_path / "two.npz"
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    subprocess.run([sys.executable, "-c", TWO_DEVICES, str(out)], env=env, check=True,
+                   cwd=pathlib.Path(__file__).parents[1])
+    two = np.load(out)
+    hebb = capacity.retrieval(jax.random.key(4), 80, [0.1, 0.2, 0.3], 3, max_sweeps=50)
+    storkey = capacity.retrieval(jax.random.key(4), 80, [0.1, 0.3], 3, rule="storkey",
+                                 max_sweeps=50)
+    np.testing.assert_array_equal(two["hebb"], hebb.overlap)
+    np.testing.assert_array_equal(two["storkey"], storkey.overlap)
+    np.testing.assert_array_equal(two["states_two"], two["states_one"])
+    np.testing.assert_array_equal(two["sweeps_two"], two["sweeps_one"])
 
 
 def test_crossing_ignores_curves_that_only_touch():
