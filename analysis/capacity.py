@@ -125,9 +125,9 @@ def retrieval(key: jax.Array, n: int, alphas, trials: int, *, rule: str = "hebb"
     """Store K = round(alpha N) random patterns (``trials`` independent sets per load), relax
     each from itself asynchronously, and measure overlaps.
 
-    The networks go through :func:`ch6jax.hopfield.relax_many` together, in as few calls as
-    keep their weights under ``memory`` bytes (all of them at N = 1,000; 7 at a time at
-    N = 4,000). Network r (load ``r // trials``) stores ``store_random(key, ...)``'s patterns
+    The networks go through the dynamics of :func:`ch6jax.hopfield.relax_many` together, in
+    as few calls as keep their weights under ``memory`` bytes (all of them at N = 1,000; 7 at
+    a time at N = 4,000, rounded up to a multiple of the devices). Network r (load ``r // trials``) stores ``store_random(key, ...)``'s patterns
     and sweeps in the orders ``hopfield.sweep_orders(fold_in(key, 1), ...)``, whatever the
     batching, so results do not depend on ``memory``, nor on ``devices`` (default: all local
     devices; the dynamics of each call are dealt over them, see ``relax_many``).
