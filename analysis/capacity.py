@@ -127,9 +127,9 @@ def retrieval(key: jax.Array, n: int, alphas, trials: int, *, rule: str = "hebb"
 
     The networks go through the dynamics of :func:`ch6jax.hopfield.relax_many` together, in
     as few calls as keep their weights under ``memory`` bytes (all of them at N = 1,000; 7 at
-    a time at N = 4,000, rounded up to a multiple of the devices). Network r (load ``r // trials``) stores ``store_random(key, ...)``'s patterns
-    and sweeps in the orders ``hopfield.sweep_orders(fold_in(key, 1), ...)``, whatever the
-    batching, so results do not depend on ``memory``, nor on ``devices`` (default: all local
+    a time at N = 4,000, rounded up to a multiple of the devices). Network r (load
+    ``r // trials``) stores ``store_random(key, ...)``'s patterns and sweeps in the orders
+    ``hopfield.sweep_orders(fold_in(key, 1), ...)``, whatever the batching, so results do not depend on ``memory``, nor on ``devices`` (default: all local
     devices; the dynamics of each call are dealt over them, see ``relax_many``).
     """
     alphas = np.asarray(alphas, float)

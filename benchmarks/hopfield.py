@@ -111,7 +111,8 @@ def bench_sweep(args) -> dict:
     return {"n": n, "alphas": ALPHAS.tolist(), "trials": trials, "patterns": int(counts.sum()),
             "devices": len(jax.local_devices()), "ours_s": ours, "ours_compile_s": first - ours,
             "ours_one_device_s": ours_one, "numpy_s": theirs, "ratio": theirs / ours,
-            "ratio_one_device": theirs / ours_one, "results_agree": agree, "max_difference": float(difference),
+            "ratio_one_device": theirs / ours_one, "results_agree": agree,
+            "max_difference": float(difference),
             "retrieved": result.retrieved.mean(axis=1).round(3).tolist(),
             "sweeps_max": result.sweeps_max}
 
