@@ -4,11 +4,12 @@ Works on any ``loss(params, batch)`` and any pytree. Grids are evaluated by ``vm
 (``lax.map`` with a batch size), so memory stays bounded and the whole grid is one compiled call.
 
 For the chapter's MLPs, :func:`mlp_slice_2d` is the fast path. On a plane every weight matrix
-is ``W0 + a U + b V``, so a layer's pre-activation for a whole chunk of grid points is one
-large product ``H @ [W0 | U | V]`` of the stacked hidden activations of all the points, mixed
-with the coefficients ``(1, a, b)`` afterwards; the first layer's products with the shared
-input are computed once for the whole grid. ``vmap`` over the generic loss instead issues one
-small product per point, which XLA:CPU runs one by one.
+is ``W0 + a U + b V``. The input is shared by every point, so the first layer's pre-activation
+at ``(a, b)`` is ``c + a p + b q`` with three products ``c, p, q`` computed once for the whole
+grid; a sigmoid's exponential of it then factorises over the grid's two axes (see
+:func:`_row_losses`). Each later layer, for a block of points, is one batch of products with
+the weights mixed point by point. ``vmap`` over the generic loss instead issues every layer's
+products point by point, the first layer's included.
 
 Planes are spanned by random filter-normalised directions (:func:`random_directions`), by the
 Hessian's eigenvectors (:func:`hessian_directions`), or by any two directions the user gives.
@@ -164,61 +165,144 @@ def _grid_losses(loss, params, d1, d2, batch, coords, chunk):
     return _chunked(lambda ab: loss(unravel(v0 + ab[0] * u + ab[1] * w), batch), coords, chunk)
 
 
-def _plane_losses(model: mlp_lib.MLP, p0, pu, pv, batch, a, b):
-    """The loss at the parameters ``p0 + a[g] pu + b[g] pv`` for each of the G points ``(a[g],
-    b[g])``, every layer as one product over all G points (see the module docstring).
+def _exp_bound(dtype) -> float:
+    """Largest |A| and |B| for which exp(-A) exp(-B) is a normal, finite float of ``dtype``:
+    each factor within e^{+-L} keeps the product within e^{+-2L}, inside the float range."""
+    return 0.45 * float(np.log(np.finfo(dtype).max))
 
-    Activations are kept features-major, (G, width, N): the products are then G matrices of
-    shape (out, in) @ (in, N), wide in N, and the elementwise mixing and activations run over
-    long contiguous rows, which XLA:CPU vectorises well.
-    """
-    x, t = batch
+
+def _first_layer(model: mlp_lib.MLP, p0, pu, pv, x):
+    """``(c, p, q)``, each (width, N): the first layer's pre-activation at the plane's point
+    ``(a, b)`` is ``c + a p + b q`` (biases included). The input is shared by every point, so
+    these three products are all the first layer's matrix work for the whole grid."""
+    return tuple((x @ p["layers"][0]["w"] + p["layers"][0]["b"]).T for p in (p0, pu, pv))
+
+
+def _rest_of_network(model: mlp_lib.MLP, p0, pu, pv, skip, h, a, b):
+    """Output pre-activations (C, K, N) at the C points ``(a[g], b)`` of one row, given the
+    first layer's output ``h`` (C, width, N): each later layer is one batch of C products
+    (out, in) @ (in, N) with the weights mixed point by point (module docstring)."""
     act = mlp_lib.ACTIVATIONS[model.activation]
-    a3, b3 = a[:, None, None], b[:, None, None]
+    a3 = a[:, None, None]
 
-    def mix(m0, mu, mv):  # elementwise, so XLA fuses it with the activation that follows
-        return m0 + a3 * mu + b3 * mv
+    def mix(m0, mu, mv):  # elementwise, so XLA fuses it with what follows
+        return m0 + a3 * mu + b * mv
 
-    def bias(i):  # (G, out, 1)
-        return mix(*(p["layers"][i]["b"][:, None] for p in (p0, pu, pv)))
-
-    # the input is shared by every point: its three products are mixed, not recomputed
-    z = mix(*((x @ p["layers"][0]["w"]).T for p in (p0, pu, pv))) + bias(0)
+    z = h
     for i in range(1, len(p0["layers"])):
-        w = mix(*(p["layers"][i]["w"] for p in (p0, pu, pv)))  # (G, in, out)
-        z = jnp.einsum("gio,gin->gon", w, act(z)) + bias(i)
-    if "skip" in p0:
-        z = z + mix(*((x @ p["skip"]["w"]).T for p in (p0, pu, pv)))
-    return jax.vmap(model.loss_from_logits, in_axes=(0, None))(jnp.swapaxes(z, 1, 2), t)
+        if i > 1:
+            h = act(z)
+        w = mix(*(p["layers"][i]["w"] for p in (p0, pu, pv)))  # (C, in, out)
+        z = jnp.einsum("gio,gin->gon", w, h) + mix(*(p["layers"][i]["b"][:, None]
+                                                     for p in (p0, pu, pv)))
+    if skip is not None:
+        z = z + mix(*skip)
+    return z
+
+
+def _loss_features_major(model: mlp_lib.MLP, z, targets):
+    """The reduced loss of each of C points from its output pre-activations ``z`` (C, K, N).
+
+    Softmax cross-entropy (6.35) is written for this layout: per sample
+    ``lse(z) sum_k t_k - sum_k t_k z_k`` with the log-sum-exp shifted by the maximum, every
+    reduction over the K classes spelt out slice by slice so that it runs along the samples
+    (a reduction over the middle axis is many times slower on XLA:CPU). ``targets`` is then
+    (K, N): one-hot rows for integer labels. Other losses go through the model's own code.
+    """
+    if model.loss_name != "cross_entropy":
+        return jax.vmap(model.loss_from_logits, in_axes=(0, None))(jnp.swapaxes(z, 1, 2),
+                                                                   targets)
+    rows = [z[:, k] for k in range(z.shape[1])]  # each (C, N)
+    top = functools.reduce(jnp.maximum, rows)
+    lse = jnp.log(sum(jnp.exp(r - top) for r in rows)) + top
+    per_sample = lse * targets.sum(0) - sum(r * tk for r, tk in zip(rows, targets))
+    return per_sample.mean(1) if model.reduction == "mean" else per_sample.sum(1)
+
+
+def _row_losses(model: mlp_lib.MLP, p0, pu, pv, q, skip, targets, block, b):
+    """Losses (C,) at the points ``(a, b)`` of one row's column block.
+
+    ``q`` is the first layer's product with the second direction (:func:`_first_layer`).
+    ``block`` holds what the column block shares over all rows: its coefficients ``a`` (C,),
+    the first layer's ``A = c + a p`` (C, width, N), and for sigmoid networks ``exp(-A)``,
+    ``max |A|``, ``max |q|`` and the bound. A sigmoid's exponential then factorises over the
+    plane's two axes,
+
+        sigmoid(A + b q) = 1 / (1 + exp(-A) exp(-b q)),        (6.12)
+
+    so a row costs width x N exponentials instead of C x width x N, and each point's hidden
+    unit is one product and one division. Where ``|A|`` or ``|b q|`` could overflow the
+    product (beyond :func:`_exp_bound`), the row is computed directly instead.
+    """
+    a, first = block["a"], block["A"]
+    if len(p0["layers"]) == 1:  # no hidden layer: the first layer is the output layer
+        h = first + b * q
+    elif model.activation == "sigmoid":
+        bq = b * q
+        h = jax.lax.cond(
+            (block["max_abs_A"] <= block["bound"]) & (jnp.abs(b) * block["max_abs_q"]
+                                                      <= block["bound"]),
+            lambda: 1.0 / (1.0 + block["exp_minus_A"] * jnp.exp(-bq)[None]),
+            lambda: jax.nn.sigmoid(first + bq[None]))
+    else:
+        h = mlp_lib.ACTIVATIONS[model.activation](first + b * q)
+    z = _rest_of_network(model, p0, pu, pv, skip, h, a, b)
+    return _loss_features_major(model, z, targets)
 
 
 @functools.lru_cache(maxsize=32)
 def _compiled_slice(model: mlp_lib.MLP, devices: tuple):
-    """``(p0, pu, pv, x, t, coords (devices, chunks, chunk, 2)) -> losses``, jitted once per
-    model and device set (the data and directions are arguments, so a new slice of the same
-    network reuses the compiled code)."""
-    def chunks(p0, pu, pv, x, t, c):  # (chunks, chunk, 2) -> (chunks, chunk)
-        return jax.lax.map(
-            lambda cc: _plane_losses(model, p0, pu, pv, (x, t), cc[:, 0], cc[:, 1]), c)
+    """``(p0, pu, pv, x, t, a_blocks (blocks, C), b_rows (devices, R)) -> losses
+    (devices, blocks, R, C)``, jitted once per model and device set (the data and directions
+    are arguments, so a new slice of the same network reuses the compiled code).
+
+    Each device takes its rows; for each column block it computes the block's share of the
+    first layer once, then runs its rows through the network one at a time."""
+    def rows(p0, pu, pv, x, t, a_blocks, b_rows):  # b_rows (R,) -> (blocks, R, C)
+        c, p, q = _first_layer(model, p0, pu, pv, x)
+        if "skip" in p0:
+            skip = tuple((x @ pp["skip"]["w"]).T for pp in (p0, pu, pv))
+        else:
+            skip = None
+        if model.loss_name == "cross_entropy":
+            targets = (jax.nn.one_hot(t, model.sizes[-1], dtype=c.dtype).T
+                       if jnp.issubdtype(t.dtype, jnp.integer) else t.T.astype(c.dtype))
+        else:
+            targets = t
+        factorised = len(p0["layers"]) > 1 and model.activation == "sigmoid"
+        max_abs_q = jnp.max(jnp.abs(q))
+
+        def column_block(a):
+            first = c[None] + a[:, None, None] * p[None]
+            block = {"a": a, "A": first}
+            if factorised:
+                block.update(exp_minus_A=jnp.exp(-first), max_abs_A=jnp.max(jnp.abs(first)),
+                             max_abs_q=max_abs_q, bound=_exp_bound(c.dtype))
+            return jax.lax.map(lambda b: _row_losses(model, p0, pu, pv, q, skip, targets,
+                                                     block, b), b_rows)
+        return jax.lax.map(column_block, a_blocks)
 
     if len(devices) == 1:
-        return jax.jit(lambda p0, pu, pv, x, t, c: chunks(p0, pu, pv, x, t, c[0])[None])
+        return jax.jit(lambda p0, pu, pv, x, t, a, b: rows(p0, pu, pv, x, t, a, b[0])[None])
     mesh = Mesh(np.array(devices), ("devices",))
     spec, rep = PartitionSpec("devices"), PartitionSpec()
     return jax.jit(jax.shard_map(
-        lambda p0, pu, pv, x, t, c: chunks(p0, pu, pv, x, t, c[0])[None], mesh=mesh,
-        in_specs=(rep, rep, rep, rep, rep, spec), out_specs=spec))
+        lambda p0, pu, pv, x, t, a, b: rows(p0, pu, pv, x, t, a, b[0])[None], mesh=mesh,
+        in_specs=(rep,) * 6 + (spec,), out_specs=spec))
 
 
 def mlp_slice_2d(model: mlp_lib.MLP, params, batch, d1, d2, *, span: float = 1.0,
                  grid: int = 51, chunk: int | None = None, devices=None) -> Slice:
     """:func:`slice_2d` of ``model.loss`` for an :class:`ch6jax.mlp.MLP`, fast.
 
-    Each chunk of ``chunk`` grid points goes through the network together, every layer as one
-    batch of large matrix products (module docstring); the chunks are spread over ``devices``
-    (default: all local devices; on a CPU, start with
-    ``XLA_FLAGS=--xla_force_host_platform_device_count=<cores>`` to have one per core). The
-    default chunk keeps the largest intermediate near a million numbers, which fits in cache.
+    The grid is run row by row (fixed ``beta``), each row in blocks of ``chunk`` points that
+    go through the network together (module docstring; for sigmoid networks the first layer's
+    exponentials are shared along rows and columns, see :func:`_row_losses`). The default
+    chunk is a whole row when its activations fit in about ten million numbers: on the
+    benchmark's 64-32-10 network whole rows ran fastest, smaller blocks paying more in loop
+    overhead than they gain in cache. The rows are spread over ``devices`` (default: all
+    local devices; on a CPU, start with
+    ``XLA_FLAGS=--xla_force_host_platform_device_count=<cores>`` to have one per core).
     Same conventions and results as :func:`slice_2d` (to rounding).
     """
     _check_grid(span, grid, chunk)
@@ -228,25 +312,29 @@ def mlp_slice_2d(model: mlp_lib.MLP, params, batch, d1, d2, *, span: float = 1.0
     devices = jax.local_devices() if devices is None else list(devices)
     if not devices:
         raise ValueError("devices must name at least one device")
-    v0, unravel, u, w, s, coords = _plane(params, d1, d2, span, grid)
+    v0, unravel, u, w, s, _ = _plane(params, d1, d2, span, grid)
     n = batch[0].shape[0]
     if chunk is None:
-        chunk = int(max(1, min(64, 1_000_000 // (n * max(model.sizes)))))
+        chunk = max(1, min(grid, 10_000_000 // (n * max(model.sizes[1:]))))
+    blocks = -(-grid // chunk)
+    chunk = -(-grid // blocks)  # the same number of blocks, as even as they come
     p0, pu, pv = unravel(v0), unravel(u), unravel(w)
     x, t = batch
     x = jnp.asarray(x, v0.dtype)
     t = jnp.asarray(t) if jnp.issubdtype(jnp.asarray(t).dtype, jnp.integer) else \
         jnp.asarray(t, v0.dtype)
 
-    points, k = coords.shape[0], len(devices)
-    c = jnp.pad(coords, ((0, -points % (k * chunk)), (0, 0))).reshape(k, -1, chunk, 2)
+    # padding repeats the last coordinate, so padded points stay inside the plane's range
+    k = len(devices)
+    a = jnp.pad(s, (0, blocks * chunk - grid), mode="edge").reshape(blocks, chunk)
+    b = jnp.pad(s, (0, -grid % k), mode="edge").reshape(k, -1)
     run = _compiled_slice(model, tuple(devices))
     if k > 1:
-        c = jax.device_put(c, NamedSharding(Mesh(np.array(devices), ("devices",)),
+        b = jax.device_put(b, NamedSharding(Mesh(np.array(devices), ("devices",)),
                                             PartitionSpec("devices")))
-    out = run(p0, pu, pv, x, t, c)
-    values = np.asarray(out).reshape(-1)[:points]
-    return Slice(np.asarray(s), np.asarray(s), values.reshape(grid, grid))
+    out = np.asarray(run(p0, pu, pv, x, t, a, b))  # (devices, blocks, R, C)
+    values = out.transpose(0, 2, 1, 3).reshape(k * out.shape[2], blocks * chunk)
+    return Slice(np.asarray(s), np.asarray(s), values[:grid, :grid])
 
 
 def hessian_directions(loss: Callable, params, batch, *, pick: str = "top",

@@ -1,3 +1,8 @@
+import os
+import pathlib
+import subprocess
+import sys
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -51,25 +56,96 @@ def test_projection_recovers_plane_coordinates():
     np.testing.assert_allclose(landscape.project(traj, params, d1, d2), coords, atol=1e-12)
 
 
-@pytest.mark.parametrize("model", [
-    MLP((5, 7, 6, 3), activation="tanh", output="softmax"),
-    MLP((5, 4, 2), activation="sigmoid", output="identity", skip=True, reduction="sum"),
-    MLP((3, 2), output="sigmoid"),
+@pytest.mark.parametrize("model, targets, chunk", [
+    (MLP((5, 7, 6, 3), activation="tanh", output="softmax"), "labels", 4),
+    (MLP((5, 7, 6, 3), activation="sigmoid", output="softmax"), "labels", None),
+    (MLP((5, 6, 3), activation="sigmoid", output="softmax", reduction="sum"), "one-hot", 4),
+    (MLP((5, 4, 2), activation="sigmoid", output="identity", skip=True, reduction="sum"),
+     "values", 4),
+    (MLP((3, 2), output="sigmoid"), "values", None),
 ])
-def test_fast_mlp_slice_equals_the_generic_slice(model):
+def test_fast_mlp_slice_equals_the_generic_slice(model, targets, chunk):
     params = model.init(key=jax.random.key(0), dtype=jnp.float64)
     x = jax.random.normal(jax.random.key(1), (37, model.sizes[0]), jnp.float64)
-    if model.output == "softmax":
+    if targets == "labels":
         t = jnp.arange(37) % model.sizes[-1]
+    elif targets == "one-hot":
+        t = jax.nn.one_hot(jnp.arange(37) % model.sizes[-1], model.sizes[-1], dtype=jnp.float64)
     else:
         t = jax.random.uniform(jax.random.key(2), (37, model.sizes[-1]), jnp.float64)
     d1, d2 = landscape.random_directions(jax.random.key(3), params)
     generic = landscape.slice_2d(model.loss, params, (x, t), d1, d2, span=2.0, grid=9)
-    # 81 points in chunks of 10 leave a padded last chunk
-    fast = landscape.mlp_slice_2d(model, params, (x, t), d1, d2, span=2.0, grid=9, chunk=10)
+    # rows of 9 points in chunks of 4 leave a padded last block (chunk 5)
+    fast = landscape.mlp_slice_2d(model, params, (x, t), d1, d2, span=2.0, grid=9, chunk=chunk)
     np.testing.assert_allclose(fast.loss, generic.loss, rtol=1e-12, atol=1e-13)
     np.testing.assert_array_equal(fast.alpha, generic.alpha)
     assert fast.loss[4, 4] == pytest.approx(float(model.loss(params, (x, t))), rel=1e-12)
+
+
+def test_fast_slice_in_float32_agrees_to_rounding():
+    model = MLP((8, 16, 4), output="softmax")
+    params = model.init(key=jax.random.key(0), dtype=jnp.float32)
+    x = jax.random.normal(jax.random.key(1), (50, 8), jnp.float32)
+    batch = (x, jnp.arange(50) % 4)
+    d1, d2 = landscape.random_directions(jax.random.key(3), params)
+    generic = landscape.slice_2d(model.loss, params, batch, d1, d2, grid=7)
+    fast = landscape.mlp_slice_2d(model, params, batch, d1, d2, grid=7)
+    assert fast.loss.dtype == np.float32
+    np.testing.assert_allclose(fast.loss, generic.loss, rtol=2e-6)
+
+
+def test_factorised_sigmoid_falls_back_where_the_exponentials_overflow():
+    # first-layer pre-activations near -110 at the centre and +110 b q along beta: in
+    # float32 exp(110) is inf and exp(-110) is 0, so the factorised exp(-A) exp(-b q) would
+    # be inf * 0 = NaN; those rows must be computed directly.
+    model = MLP((1, 2, 2), output="softmax")
+    params = {"layers": [{"w": jnp.array([[-110.0, 1.0]], jnp.float32),
+                          "b": jnp.zeros(2, jnp.float32)},
+                         {"w": jnp.array([[1.0, -1.0], [0.5, 0.25]], jnp.float32),
+                          "b": jnp.zeros(2, jnp.float32)}]}
+    zero = jax.tree.map(jnp.zeros_like, params)
+    d2 = {"layers": [{"w": jnp.array([[110.0, 0.0]], jnp.float32),
+                      "b": jnp.zeros(2, jnp.float32)}, zero["layers"][1]]}
+    d1 = {"layers": [{"w": jnp.array([[0.0, 1.0]], jnp.float32),
+                      "b": jnp.zeros(2, jnp.float32)}, zero["layers"][1]]}
+    batch = (jnp.ones((3, 1), jnp.float32), jnp.array([0, 1, 1]))
+    with np.errstate(over="ignore", invalid="ignore"):
+        assert np.isnan(np.float32(np.exp(np.float32(110))) * np.exp(np.float32(-110)))
+    generic = landscape.slice_2d(model.loss, params, batch, d1, d2, span=2.0, grid=5)
+    fast = landscape.mlp_slice_2d(model, params, batch, d1, d2, span=2.0, grid=5)
+    assert np.isfinite(fast.loss).all()
+    np.testing.assert_allclose(fast.loss, generic.loss, rtol=1e-6)
+
+
+TWO_DEVICES = """
+import sys
+import jax, jax.numpy as jnp, numpy as np
+from analysis import landscape
+from ch6jax.mlp import MLP
+
+jax.config.update("jax_enable_x64", True)
+assert len(jax.local_devices()) == 2
+model = MLP((5, 6, 3), output="softmax")
+params = model.init(key=jax.random.key(0), dtype=jnp.float64)
+batch = (jax.random.normal(jax.random.key(1), (20, 5), jnp.float64), jnp.arange(20) % 3)
+d1, d2 = landscape.random_directions(jax.random.key(3), params)
+two = landscape.mlp_slice_2d(model, params, batch, d1, d2, grid=9, chunk=4)
+one = landscape.mlp_slice_2d(model, params, batch, d1, d2, grid=9, chunk=4,
+                             devices=jax.local_devices()[:1])
+generic = landscape.slice_2d(model.loss, params, batch, d1, d2, grid=9)
+np.savez(sys.argv[1], two=two.loss, one=one.loss, generic=generic.loss)
+"""
+
+
+def test_fast_slice_on_two_devices_equals_one(tmp_path):
+    # 9 rows dealt over two devices: the last device's rows are padded
+    out = tmp_path / "two.npz"
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    subprocess.run([sys.executable, "-c", TWO_DEVICES, str(out)], env=env, check=True,
+                   cwd=pathlib.Path(__file__).parents[1])
+    r = np.load(out)
+    np.testing.assert_array_equal(r["two"], r["one"])
+    np.testing.assert_allclose(r["two"], r["generic"], rtol=1e-12)
 
 
 def test_slice_input_errors_name_the_argument():
