@@ -179,20 +179,20 @@ def _first_layer(model: mlp_lib.MLP, p0, pu, pv, x):
 
 
 def _rest_of_network(model: mlp_lib.MLP, p0, pu, pv, skip, h, a, b):
-    """Output pre-activations (C, K, N) at the C points ``(a[g], b)`` of one row, given the
-    first layer's output ``h`` (C, width, N): each later layer is one batch of C products
+    """Output pre-activations (P, K, N) at the P points ``(a[g], b[g])``, given the first
+    layer's output ``h`` (P, width, N): each later layer is one batch of P products
     (out, in) @ (in, N) with the weights mixed point by point (module docstring)."""
     act = mlp_lib.ACTIVATIONS[model.activation]
-    a3 = a[:, None, None]
+    a3, b3 = a[:, None, None], b[:, None, None]
 
     def mix(m0, mu, mv):  # elementwise, so XLA fuses it with what follows
-        return m0 + a3 * mu + b * mv
+        return m0 + a3 * mu + b3 * mv
 
     z = h
     for i in range(1, len(p0["layers"])):
         if i > 1:
             h = act(z)
-        w = mix(*(p["layers"][i]["w"] for p in (p0, pu, pv)))  # (C, in, out)
+        w = mix(*(p["layers"][i]["w"] for p in (p0, pu, pv)))  # (P, in, out)
         z = jnp.einsum("gio,gin->gon", w, h) + mix(*(p["layers"][i]["b"][:, None]
                                                      for p in (p0, pu, pv)))
     if skip is not None:
@@ -200,27 +200,40 @@ def _rest_of_network(model: mlp_lib.MLP, p0, pu, pv, skip, h, a, b):
     return z
 
 
-def _loss_features_major(model: mlp_lib.MLP, z, targets):
-    """The reduced loss of each of C points from its output pre-activations ``z`` (C, K, N).
+def _loss_features_major(model: mlp_lib.MLP, z, targets, labels: bool):
+    """The reduced loss of each of P points from its output pre-activations ``z`` (P, K, N).
 
-    Softmax cross-entropy (6.35) is written for this layout: per sample
-    ``lse(z) sum_k t_k - sum_k t_k z_k`` with the log-sum-exp shifted by the maximum, every
-    reduction over the K classes spelt out slice by slice so that it runs along the samples
-    (a reduction over the middle axis is many times slower on XLA:CPU). ``targets`` is then
-    (K, N): one-hot rows for integer labels. Other losses go through the model's own code.
+    Softmax cross-entropy (6.35) is written for this layout, every reduction over the K
+    classes spelt out slice by slice so that it runs along the samples (a reduction over the
+    middle axis is many times slower on XLA:CPU); ``targets`` is then (K, N), one-hot for
+    integer ``labels``. With labels the per-sample loss is ``ln sum_k exp(z_k - z_t)``: the
+    label's own logit is the shift, so no maximum is needed and nothing can underflow; where
+    a sample's loss is so large that a term overflows (above ~88 nats in float32) the block
+    takes the general form, ``lse(z) sum_k t_k - sum_k t_k z_k`` shifted by the maximum.
+    Other losses go through the model's own code.
     """
     if model.loss_name != "cross_entropy":
         return jax.vmap(model.loss_from_logits, in_axes=(0, None))(jnp.swapaxes(z, 1, 2),
                                                                    targets)
-    rows = [z[:, k] for k in range(z.shape[1])]  # each (C, N)
-    top = functools.reduce(jnp.maximum, rows)
-    lse = jnp.log(sum(jnp.exp(r - top) for r in rows)) + top
-    per_sample = lse * targets.sum(0) - sum(r * tk for r, tk in zip(rows, targets))
-    return per_sample.mean(1) if model.reduction == "mean" else per_sample.sum(1)
+    rows = [z[:, k] for k in range(z.shape[1])]  # each (P, N)
+    dot_targets = sum(r * tk for r, tk in zip(rows, targets))
+    reduce = (lambda v: v.mean(1)) if model.reduction == "mean" else (lambda v: v.sum(1))
+
+    def shifted_by_maximum():
+        top = functools.reduce(jnp.maximum, rows)
+        lse = jnp.log(sum(jnp.exp(r - top) for r in rows)) + top
+        return reduce(lse * targets.sum(0) - dot_targets)
+
+    if not labels:
+        return shifted_by_maximum()
+    # an overflowing term makes its sample's loss, and so the reduced loss, +inf; checking
+    # the P reduced losses keeps the per-sample pass in one library fusion
+    losses = reduce(jnp.log(sum(jnp.exp(r - dot_targets) for r in rows)))
+    return jax.lax.cond(jnp.isfinite(losses).all(), lambda: losses, shifted_by_maximum)
 
 
-def _row_losses(model: mlp_lib.MLP, p0, pu, pv, q, skip, targets, block, b):
-    """Losses (C,) at the points ``(a, b)`` of one row's column block.
+def _tile_losses(model: mlp_lib.MLP, p0, pu, pv, q, skip, targets, labels, block, b):
+    """Losses (R, C) at the points ``(a[j], b[i])`` of a tile: R rows of a column block.
 
     ``q`` is the first layer's product with the second direction (:func:`_first_layer`).
     ``block`` holds what the column block shares over all rows: its coefficients ``a`` (C,),
@@ -230,43 +243,48 @@ def _row_losses(model: mlp_lib.MLP, p0, pu, pv, q, skip, targets, block, b):
 
         sigmoid(A + b q) = 1 / (1 + exp(-A) exp(-b q)),        (6.12)
 
-    so a row costs width x N exponentials instead of C x width x N, and each point's hidden
-    unit is one product and one division. Where ``|A|`` or ``|b q|`` could overflow the
-    product (beyond :func:`_exp_bound`), the row is computed directly instead.
+    so a tile costs R x width x N exponentials instead of R x C x width x N, and each point's
+    hidden unit is one product and one division. Where ``|A|`` or ``|b q|`` could overflow
+    the product (beyond :func:`_exp_bound`), the tile is computed directly instead.
     """
     a, first = block["a"], block["A"]
+    rows, cols = b.shape[0], a.shape[0]
+    bq = b[:, None, None] * q[None]  # (R, width, N)
+
+    def direct(activation):  # (R * C, width, N)
+        return activation(first[None] + bq[:, None]).reshape(rows * cols, *first.shape[1:])
+
     if len(p0["layers"]) == 1:  # no hidden layer: the first layer is the output layer
-        h = first + b * q
+        h = direct(lambda z: z)
     elif model.activation == "sigmoid":
-        bq = b * q
         h = jax.lax.cond(
-            (block["max_abs_A"] <= block["bound"]) & (jnp.abs(b) * block["max_abs_q"]
-                                                      <= block["bound"]),
-            lambda: 1.0 / (1.0 + block["exp_minus_A"] * jnp.exp(-bq)[None]),
-            lambda: jax.nn.sigmoid(first + bq[None]))
+            (block["max_abs_A"] <= block["bound"])
+            & (jnp.abs(b).max() * block["max_abs_q"] <= block["bound"]),
+            lambda: (1.0 / (1.0 + block["exp_minus_A"][None] * jnp.exp(-bq)[:, None])
+                     ).reshape(rows * cols, *first.shape[1:]),
+            lambda: direct(jax.nn.sigmoid))
     else:
-        h = mlp_lib.ACTIVATIONS[model.activation](first + b * q)
-    z = _rest_of_network(model, p0, pu, pv, skip, h, a, b)
-    return _loss_features_major(model, z, targets)
+        h = direct(mlp_lib.ACTIVATIONS[model.activation])
+    z = _rest_of_network(model, p0, pu, pv, skip, h, jnp.tile(a, rows), jnp.repeat(b, cols))
+    return _loss_features_major(model, z, targets, labels).reshape(rows, cols)
 
 
 @functools.lru_cache(maxsize=32)
 def _compiled_slice(model: mlp_lib.MLP, devices: tuple):
-    """``(p0, pu, pv, x, t, a_blocks (blocks, C), b_rows (devices, R)) -> losses
-    (devices, blocks, R, C)``, jitted once per model and device set (the data and directions
-    are arguments, so a new slice of the same network reuses the compiled code).
+    """``(p0, pu, pv, x, t, a_blocks (blocks, C), b_tiles (devices, tiles, R)) -> losses
+    (devices, blocks, tiles, R, C)``, jitted once per model and device set (the data and
+    directions are arguments, so a new slice of the same network reuses the compiled code).
 
     Each device takes its rows; for each column block it computes the block's share of the
-    first layer once, then runs its rows through the network one at a time."""
-    def rows(p0, pu, pv, x, t, a_blocks, b_rows):  # b_rows (R,) -> (blocks, R, C)
+    first layer once, then runs its rows through the network R at a time."""
+    def run(p0, pu, pv, x, t, a_blocks, b_tiles):  # b_tiles (tiles, R)
         c, p, q = _first_layer(model, p0, pu, pv, x)
-        if "skip" in p0:
-            skip = tuple((x @ pp["skip"]["w"]).T for pp in (p0, pu, pv))
-        else:
-            skip = None
-        if model.loss_name == "cross_entropy":
-            targets = (jax.nn.one_hot(t, model.sizes[-1], dtype=c.dtype).T
-                       if jnp.issubdtype(t.dtype, jnp.integer) else t.T.astype(c.dtype))
+        skip = tuple((x @ pp["skip"]["w"]).T for pp in (p0, pu, pv)) if "skip" in p0 else None
+        labels = model.loss_name == "cross_entropy" and jnp.issubdtype(t.dtype, jnp.integer)
+        if labels:
+            targets = jax.nn.one_hot(t, model.sizes[-1], dtype=c.dtype).T
+        elif model.loss_name == "cross_entropy":
+            targets = t.T.astype(c.dtype)
         else:
             targets = t
         factorised = len(p0["layers"]) > 1 and model.activation == "sigmoid"
@@ -278,32 +296,36 @@ def _compiled_slice(model: mlp_lib.MLP, devices: tuple):
             if factorised:
                 block.update(exp_minus_A=jnp.exp(-first), max_abs_A=jnp.max(jnp.abs(first)),
                              max_abs_q=max_abs_q, bound=_exp_bound(c.dtype))
-            return jax.lax.map(lambda b: _row_losses(model, p0, pu, pv, q, skip, targets,
-                                                     block, b), b_rows)
+            return jax.lax.map(lambda b: _tile_losses(model, p0, pu, pv, q, skip, targets,
+                                                      labels, block, b), b_tiles)
         return jax.lax.map(column_block, a_blocks)
 
+    per_device = lambda p0, pu, pv, x, t, a, b: run(p0, pu, pv, x, t, a, b[0])[None]  # noqa: E731
     if len(devices) == 1:
-        return jax.jit(lambda p0, pu, pv, x, t, a, b: rows(p0, pu, pv, x, t, a, b[0])[None])
+        return jax.jit(per_device)
     mesh = Mesh(np.array(devices), ("devices",))
     spec, rep = PartitionSpec("devices"), PartitionSpec()
-    return jax.jit(jax.shard_map(
-        lambda p0, pu, pv, x, t, a, b: rows(p0, pu, pv, x, t, a, b[0])[None], mesh=mesh,
-        in_specs=(rep,) * 6 + (spec,), out_specs=spec))
+    return jax.jit(jax.shard_map(per_device, mesh=mesh, in_specs=(rep,) * 6 + (spec,),
+                                 out_specs=spec))
+
+
+#: Numbers (points x width x samples) a tile's hidden layer should hold: tiles this large
+#: amortise the fixed cost of each of XLA:CPU's library calls (the products and the loss run
+#: through YNNPACK), and on the benchmark's network larger ones gained nothing.
+TILE_NUMBERS = 4_000_000
 
 
 def mlp_slice_2d(model: mlp_lib.MLP, params, batch, d1, d2, *, span: float = 1.0,
                  grid: int = 51, chunk: int | None = None, devices=None) -> Slice:
     """:func:`slice_2d` of ``model.loss`` for an :class:`ch6jax.mlp.MLP`, fast.
 
-    The grid is run row by row (fixed ``beta``), each row in blocks of ``chunk`` points that
-    go through the network together (module docstring; for sigmoid networks the first layer's
-    exponentials are shared along rows and columns, see :func:`_row_losses`). The default
-    chunk is a whole row when its activations fit in about ten million numbers: on the
-    benchmark's 64-32-10 network whole rows ran fastest, smaller blocks paying more in loop
-    overhead than they gain in cache. The rows are spread over ``devices`` (default: all
-    local devices; on a CPU, start with
-    ``XLA_FLAGS=--xla_force_host_platform_device_count=<cores>`` to have one per core).
-    Same conventions and results as :func:`slice_2d` (to rounding).
+    The grid is run in tiles of points that go through the network together: ``chunk``
+    columns (fixed ``alpha``) of one or more rows (module docstring; for sigmoid networks the
+    first layer's exponentials are shared along rows and columns, see :func:`_tile_losses`).
+    By default a tile is as many whole rows as fit in :data:`TILE_NUMBERS`; with ``chunk``,
+    one row of ``chunk`` columns. The rows are spread over ``devices`` (default: all local
+    devices; on a CPU, start with ``XLA_FLAGS=--xla_force_host_platform_device_count=<cores>``
+    to have one per core). Same conventions and results as :func:`slice_2d` (to rounding).
     """
     _check_grid(span, grid, chunk)
     if not isinstance(model, mlp_lib.MLP):
@@ -313,11 +335,17 @@ def mlp_slice_2d(model: mlp_lib.MLP, params, batch, d1, d2, *, span: float = 1.0
     if not devices:
         raise ValueError("devices must name at least one device")
     v0, unravel, u, w, s, _ = _plane(params, d1, d2, span, grid)
-    n = batch[0].shape[0]
+    per_point = batch[0].shape[0] * max(model.sizes[1:])
     if chunk is None:
-        chunk = max(1, min(grid, 10_000_000 // (n * max(model.sizes[1:]))))
+        chunk = max(1, min(grid, TILE_NUMBERS // per_point))
+        rows = max(1, TILE_NUMBERS // (chunk * per_point))
+    else:
+        rows = 1
     blocks = -(-grid // chunk)
     chunk = -(-grid // blocks)  # the same number of blocks, as even as they come
+    k = len(devices)
+    rows = min(rows, -(-grid // k))  # no tile larger than a device's share of rows
+    tiles = -(-grid // (k * rows))
     p0, pu, pv = unravel(v0), unravel(u), unravel(w)
     x, t = batch
     x = jnp.asarray(x, v0.dtype)
@@ -325,15 +353,14 @@ def mlp_slice_2d(model: mlp_lib.MLP, params, batch, d1, d2, *, span: float = 1.0
         jnp.asarray(t, v0.dtype)
 
     # padding repeats the last coordinate, so padded points stay inside the plane's range
-    k = len(devices)
     a = jnp.pad(s, (0, blocks * chunk - grid), mode="edge").reshape(blocks, chunk)
-    b = jnp.pad(s, (0, -grid % k), mode="edge").reshape(k, -1)
+    b = jnp.pad(s, (0, k * tiles * rows - grid), mode="edge").reshape(k, tiles, rows)
     run = _compiled_slice(model, tuple(devices))
     if k > 1:
         b = jax.device_put(b, NamedSharding(Mesh(np.array(devices), ("devices",)),
                                             PartitionSpec("devices")))
-    out = np.asarray(run(p0, pu, pv, x, t, a, b))  # (devices, blocks, R, C)
-    values = out.transpose(0, 2, 1, 3).reshape(k * out.shape[2], blocks * chunk)
+    out = np.asarray(run(p0, pu, pv, x, t, a, b))  # (devices, blocks, tiles, R, C)
+    values = out.transpose(0, 2, 3, 1, 4).reshape(k * tiles * rows, blocks * chunk)
     return Slice(np.asarray(s), np.asarray(s), values[:grid, :grid])
 
 
