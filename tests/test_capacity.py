@@ -1,8 +1,3 @@
-import os
-import pathlib
-import subprocess
-import sys
-
 import jax
 import numpy as np
 import pytest
@@ -76,13 +71,9 @@ np.savez(sys.argv[1], hebb=hebb.overlap, storkey=storkey.overlap, states_two=two
 """
 
 
-def test_results_do_not_depend_on_the_number_of_devices(tmp_path):
+def test_results_do_not_depend_on_the_number_of_devices(on_two_devices):
     # networks dealt over two host devices (an odd number of them: one block is padded)
-    out = tmp_path / "two.npz"
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
-    subprocess.run([sys.executable, "-c", TWO_DEVICES, str(out)], env=env, check=True,
-                   cwd=pathlib.Path(__file__).parents[1])
-    two = np.load(out)
+    two = on_two_devices(TWO_DEVICES)
     hebb = capacity.retrieval(jax.random.key(4), 80, [0.1, 0.2, 0.3], 3, max_sweeps=50)
     storkey = capacity.retrieval(jax.random.key(4), 80, [0.1, 0.3], 3, rule="storkey",
                                  max_sweeps=50)

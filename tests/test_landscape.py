@@ -1,8 +1,3 @@
-import os
-import pathlib
-import subprocess
-import sys
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -138,13 +133,9 @@ np.savez(sys.argv[1], two=two.loss, one=one.loss, tiles=tiles.loss, generic=gene
 """
 
 
-def test_fast_slice_on_two_devices_equals_one(tmp_path):
+def test_fast_slice_on_two_devices_equals_one(on_two_devices):
     # 9 rows dealt over two devices: the last device's rows are padded
-    out = tmp_path / "two.npz"
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
-    subprocess.run([sys.executable, "-c", TWO_DEVICES, str(out)], env=env, check=True,
-                   cwd=pathlib.Path(__file__).parents[1])
-    r = np.load(out)
+    r = on_two_devices(TWO_DEVICES)
     np.testing.assert_array_equal(r["two"], r["one"])
     np.testing.assert_allclose(r["two"], r["generic"], rtol=1e-12)
     np.testing.assert_allclose(r["tiles"], r["generic"], rtol=1e-12)
