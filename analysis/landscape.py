@@ -7,7 +7,7 @@ For the chapter's MLPs, :func:`mlp_slice_2d` is the fast path. On a plane every 
 is ``W0 + a U + b V``. The input is shared by every point, so the first layer's pre-activation
 at ``(a, b)`` is ``c + a p + b q`` with three products ``c, p, q`` computed once for the whole
 grid; a sigmoid's exponential of it then factorises over the grid's two axes (see
-:func:`_row_losses`). Each later layer, for a block of points, is one batch of products with
+:func:`_tile_losses`). Each later layer, for a block of points, is one batch of products with
 the weights mixed point by point. ``vmap`` over the generic loss instead issues every layer's
 products point by point, the first layer's included.
 
@@ -166,12 +166,14 @@ def _grid_losses(loss, params, d1, d2, batch, coords, chunk):
 
 
 def _exp_bound(dtype) -> float:
-    """Largest |A| and |B| for which exp(-A) exp(-B) is a normal, finite float of ``dtype``:
-    each factor within e^{+-L} keeps the product within e^{+-2L}, inside the float range."""
-    return 0.45 * float(np.log(np.finfo(dtype).max))
+    """A bound L on |A| and |B| under which exp(-A) exp(-B) is safe in ``dtype``: each factor
+    within e^{+-L} and the product within e^{+-2L} stay finite and normal (0.45 rather than
+    0.5 of the range, so that flushing subnormals to zero never changes a product)."""
+    info = np.finfo(dtype)
+    return 0.45 * float(min(np.log(info.max), -np.log(info.tiny)))
 
 
-def _first_layer(model: mlp_lib.MLP, p0, pu, pv, x):
+def _first_layer(p0, pu, pv, x):
     """``(c, p, q)``, each (width, N): the first layer's pre-activation at the plane's point
     ``(a, b)`` is ``c + a p + b q`` (biases included). The input is shared by every point, so
     these three products are all the first layer's matrix work for the whole grid."""
@@ -200,6 +202,15 @@ def _rest_of_network(model: mlp_lib.MLP, p0, pu, pv, skip, h, a, b):
     return z
 
 
+#: Cross-entropy over at most this many classes is spelt out class by class
+#: (:func:`_loss_features_major`); beyond, the unrolled graph would grow with the classes.
+UNROLLED_CLASSES = 16
+
+
+def _unrolled_cross_entropy(model: mlp_lib.MLP) -> bool:
+    return model.loss_name == "cross_entropy" and model.sizes[-1] <= UNROLLED_CLASSES
+
+
 def _loss_features_major(model: mlp_lib.MLP, z, targets, labels: bool):
     """The reduced loss of each of P points from its output pre-activations ``z`` (P, K, N).
 
@@ -207,12 +218,14 @@ def _loss_features_major(model: mlp_lib.MLP, z, targets, labels: bool):
     classes spelt out slice by slice so that it runs along the samples (a reduction over the
     middle axis is many times slower on XLA:CPU); ``targets`` is then (K, N), one-hot for
     integer ``labels``. With labels the per-sample loss is ``ln sum_k exp(z_k - z_t)``: the
-    label's own logit is the shift, so no maximum is needed and nothing can underflow; where
+    label's own logit is the shift, so no maximum is needed and the sum, holding exp(0) = 1,
+    is never below 1; where
     a sample's loss is so large that a term overflows (above ~88 nats in float32) the block
     takes the general form, ``lse(z) sum_k t_k - sum_k t_k z_k`` shifted by the maximum.
-    Other losses go through the model's own code.
+    Other losses, and cross-entropy over more than :data:`UNROLLED_CLASSES` classes, go
+    through the model's own code.
     """
-    if model.loss_name != "cross_entropy":
+    if not _unrolled_cross_entropy(model):
         return jax.vmap(model.loss_from_logits, in_axes=(0, None))(jnp.swapaxes(z, 1, 2),
                                                                    targets)
     rows = [z[:, k] for k in range(z.shape[1])]  # each (P, N)
@@ -278,15 +291,15 @@ def _compiled_slice(model: mlp_lib.MLP, devices: tuple):
     Each device takes its rows; for each column block it computes the block's share of the
     first layer once, then runs its rows through the network R at a time."""
     def run(p0, pu, pv, x, t, a_blocks, b_tiles):  # b_tiles (tiles, R)
-        c, p, q = _first_layer(model, p0, pu, pv, x)
+        c, p, q = _first_layer(p0, pu, pv, x)
         skip = tuple((x @ pp["skip"]["w"]).T for pp in (p0, pu, pv)) if "skip" in p0 else None
-        labels = model.loss_name == "cross_entropy" and jnp.issubdtype(t.dtype, jnp.integer)
-        if labels:
-            targets = jax.nn.one_hot(t, model.sizes[-1], dtype=c.dtype).T
-        elif model.loss_name == "cross_entropy":
-            targets = t.T.astype(c.dtype)
-        else:
+        labels = t.ndim == 1
+        if not _unrolled_cross_entropy(model):
             targets = t
+        elif labels:
+            targets = jax.nn.one_hot(t, model.sizes[-1], dtype=c.dtype).T
+        else:
+            targets = t.T.astype(c.dtype)
         factorised = len(p0["layers"]) > 1 and model.activation == "sigmoid"
         max_abs_q = jnp.max(jnp.abs(q))
 
@@ -309,9 +322,10 @@ def _compiled_slice(model: mlp_lib.MLP, devices: tuple):
                                  out_specs=spec))
 
 
-#: Numbers (points x width x samples) a tile's hidden layer should hold: tiles this large
-#: amortise the fixed cost of each of XLA:CPU's library calls (the products and the loss run
-#: through YNNPACK), and on the benchmark's network larger ones gained nothing.
+#: Numbers a tile should hold (per point: the widest layer's activations for the batch, plus
+#: a mixed copy of the largest weight matrix after the first): tiles this large amortise
+#: the fixed cost of each of XLA:CPU's library calls (the products and the loss run through
+#: YNNPACK); on the benchmark's network larger ones gained nothing and smaller ones lost.
 TILE_NUMBERS = 4_000_000
 
 
@@ -319,13 +333,16 @@ def mlp_slice_2d(model: mlp_lib.MLP, params, batch, d1, d2, *, span: float = 1.0
                  grid: int = 51, chunk: int | None = None, devices=None) -> Slice:
     """:func:`slice_2d` of ``model.loss`` for an :class:`ch6jax.mlp.MLP`, fast.
 
-    The grid is run in tiles of points that go through the network together: ``chunk``
-    columns (fixed ``alpha``) of one or more rows (module docstring; for sigmoid networks the
-    first layer's exponentials are shared along rows and columns, see :func:`_tile_losses`).
-    By default a tile is as many whole rows as fit in :data:`TILE_NUMBERS`; with ``chunk``,
-    one row of ``chunk`` columns. The rows are spread over ``devices`` (default: all local
-    devices; on a CPU, start with ``XLA_FLAGS=--xla_force_host_platform_device_count=<cores>``
-    to have one per core). Same conventions and results as :func:`slice_2d` (to rounding).
+    The grid is run in tiles of R rows (fixed ``beta``) by C columns (fixed ``alpha``) whose
+    points go through the network together (module docstring; for sigmoid networks the first
+    layer's exponentials are shared along rows and columns, see :func:`_tile_losses`). By
+    default C is a whole row and R as many rows as fit in :data:`TILE_NUMBERS` (numbers of
+    activations and mixed weights); where one row does not fit, C is what does. ``chunk``
+    sets C instead (one row a tile), evened out over the blocks (4 on a grid of 9 gives
+    blocks of 3). The samples are never split: a tile holds at least one point's activations
+    for the whole batch. The rows are spread over ``devices`` (default: all local devices; on
+    a CPU, start with ``XLA_FLAGS=--xla_force_host_platform_device_count=<cores>`` to have
+    one per core). Same conventions and results as :func:`slice_2d` (to rounding).
     """
     _check_grid(span, grid, chunk)
     if not isinstance(model, mlp_lib.MLP):
@@ -335,7 +352,9 @@ def mlp_slice_2d(model: mlp_lib.MLP, params, batch, d1, d2, *, span: float = 1.0
     if not devices:
         raise ValueError("devices must name at least one device")
     v0, unravel, u, w, s, _ = _plane(params, d1, d2, span, grid)
-    per_point = batch[0].shape[0] * max(model.sizes[1:])
+    # a point's share of a tile: its activations, and its mixed copy of the largest weights
+    per_point = batch[0].shape[0] * max(model.sizes[1:]) + max(
+        [m * n for m, n in zip(model.sizes[1:-1], model.sizes[2:])], default=0)
     if chunk is None:
         chunk = max(1, min(grid, TILE_NUMBERS // per_point))
         rows = max(1, TILE_NUMBERS // (chunk * per_point))
@@ -346,6 +365,7 @@ def mlp_slice_2d(model: mlp_lib.MLP, params, batch, d1, d2, *, span: float = 1.0
     k = len(devices)
     rows = min(rows, -(-grid // k))  # no tile larger than a device's share of rows
     tiles = -(-grid // (k * rows))
+    rows = -(-grid // (k * tiles))  # the same number of tiles, as even as they come
     p0, pu, pv = unravel(v0), unravel(u), unravel(w)
     x, t = batch
     x = jnp.asarray(x, v0.dtype)

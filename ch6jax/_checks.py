@@ -114,3 +114,16 @@ def labels_pm1(name: str, t) -> None:
     if not values <= {-1, 1}:
         bad = sorted(values - {-1, 1})
         raise ValueError(f"{name} must be -1 or +1, got values {bad}")
+
+
+def class_labels(name: str, t, classes: int) -> None:
+    """1-D class labels must be integers in ``0 .. classes - 1``: out of range, a softmax
+    loss would silently read another class or nothing."""
+    if not np.issubdtype(np.dtype(t.dtype), np.integer):
+        raise ValueError(f"{name} must hold integer class labels when 1-D, got dtype {t.dtype}")
+    if is_traced(t):
+        return
+    lo, hi = (int(v) for v in np.asarray([np.min(t), np.max(t)]))
+    if lo < 0 or hi >= classes:
+        raise ValueError(f"{name} labels must lie in 0..{classes - 1}, got values from {lo} "
+                         f"to {hi}")

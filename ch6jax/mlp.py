@@ -237,6 +237,8 @@ class MLP:
         if x.shape[1] != self.sizes[0]:
             raise ValueError(f"{name} x must have {self.sizes[0]} features, got {x.shape[1]}")
         integer_labels = t.ndim == 1 and self.loss_name == "cross_entropy"
-        if not integer_labels and (t.ndim != 2 or t.shape[1] != self.sizes[-1]):
+        if integer_labels:
+            _checks.class_labels(f"{name} t", t, self.sizes[-1])
+        elif t.ndim != 2 or t.shape[1] != self.sizes[-1]:
             raise ValueError(f"{name} t must have shape (N, {self.sizes[-1]}), "
                              f"got {tuple(t.shape)}")

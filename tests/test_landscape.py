@@ -52,11 +52,12 @@ def test_projection_recovers_plane_coordinates():
 
 
 @pytest.mark.parametrize("model, targets, chunk", [
-    (MLP((5, 7, 6, 3), activation="tanh", output="softmax"), "labels", 4),
+    (MLP((5, 7, 6, 3), activation="tanh", output="softmax"), "labels", 5),
     (MLP((5, 7, 6, 3), activation="sigmoid", output="softmax"), "labels", None),
-    (MLP((5, 6, 3), activation="sigmoid", output="softmax", reduction="sum"), "one-hot", 4),
+    (MLP((5, 6, 3), activation="sigmoid", output="softmax", reduction="sum"), "one-hot", 5),
+    (MLP((5, 6, 3), activation="sigmoid", output="softmax"), "integer one-hot", 3),
     (MLP((5, 4, 2), activation="sigmoid", output="identity", skip=True, reduction="sum"),
-     "values", 4),
+     "values", 5),
     (MLP((3, 2), output="sigmoid"), "values", None),
 ])
 def test_fast_mlp_slice_equals_the_generic_slice(model, targets, chunk):
@@ -64,17 +65,33 @@ def test_fast_mlp_slice_equals_the_generic_slice(model, targets, chunk):
     x = jax.random.normal(jax.random.key(1), (37, model.sizes[0]), jnp.float64)
     if targets == "labels":
         t = jnp.arange(37) % model.sizes[-1]
-    elif targets == "one-hot":
-        t = jax.nn.one_hot(jnp.arange(37) % model.sizes[-1], model.sizes[-1], dtype=jnp.float64)
+    elif targets.endswith("one-hot"):
+        t = jax.nn.one_hot(jnp.arange(37) % model.sizes[-1], model.sizes[-1],
+                           dtype=jnp.int32 if targets.startswith("integer") else jnp.float64)
     else:
         t = jax.random.uniform(jax.random.key(2), (37, model.sizes[-1]), jnp.float64)
-    d1, d2 = landscape.random_directions(jax.random.key(3), params)
+    # directions with biases, which filter-normalised ones lack
+    d1, d2 = landscape.random_directions(jax.random.key(3), params, filter_normalized=False)
     generic = landscape.slice_2d(model.loss, params, (x, t), d1, d2, span=2.0, grid=9)
-    # rows of 9 points in chunks of 4 leave a padded last block (chunk 5)
+    # rows of 9 points in chunks of 5 leave a padded last block; a chunk of 3 fits K = 3
     fast = landscape.mlp_slice_2d(model, params, (x, t), d1, d2, span=2.0, grid=9, chunk=chunk)
     np.testing.assert_allclose(fast.loss, generic.loss, rtol=1e-12, atol=1e-13)
     np.testing.assert_array_equal(fast.alpha, generic.alpha)
     assert fast.loss[4, 4] == pytest.approx(float(model.loss(params, (x, t))), rel=1e-12)
+
+
+def test_fast_slice_in_tiles_of_several_rows(monkeypatch):
+    model = MLP((5, 7, 6, 3), activation="sigmoid", output="softmax")
+    params = model.init(key=jax.random.key(0), dtype=jnp.float64)
+    x = jax.random.normal(jax.random.key(1), (37, 5), jnp.float64)
+    batch = (x, jnp.arange(37) % 3)
+    d1, d2 = landscape.random_directions(jax.random.key(3), params)
+    generic = landscape.slice_2d(model.loss, params, batch, d1, d2, grid=9)
+    # a point holds 37 x 7 activations and 7 x 6 mixed weights: room for two rows of 9,
+    # so 5 tiles of 2 rows, the last one padded
+    monkeypatch.setattr(landscape, "TILE_NUMBERS", 2 * 9 * (37 * 7 + 7 * 6))
+    fast = landscape.mlp_slice_2d(model, params, batch, d1, d2, grid=9)
+    np.testing.assert_allclose(fast.loss, generic.loss, rtol=1e-12)
 
 
 def test_fast_slice_in_float32_agrees_to_rounding():
@@ -128,8 +145,11 @@ two = landscape.mlp_slice_2d(model, params, batch, d1, d2, grid=9, chunk=4)
 one = landscape.mlp_slice_2d(model, params, batch, d1, d2, grid=9, chunk=4,
                              devices=jax.local_devices()[:1])
 tiles = landscape.mlp_slice_2d(model, params, batch, d1, d2, grid=9)  # 5 rows a tile
+tiles_one = landscape.mlp_slice_2d(model, params, batch, d1, d2, grid=9,  # 9 rows a tile
+                                   devices=jax.local_devices()[:1])
 generic = landscape.slice_2d(model.loss, params, batch, d1, d2, grid=9)
-np.savez(sys.argv[1], two=two.loss, one=one.loss, tiles=tiles.loss, generic=generic.loss)
+np.savez(sys.argv[1], two=two.loss, one=one.loss, tiles=tiles.loss, tiles_one=tiles_one.loss,
+         generic=generic.loss)
 """
 
 
@@ -139,6 +159,7 @@ def test_fast_slice_on_two_devices_equals_one(on_two_devices):
     np.testing.assert_array_equal(r["two"], r["one"])
     np.testing.assert_allclose(r["two"], r["generic"], rtol=1e-12)
     np.testing.assert_allclose(r["tiles"], r["generic"], rtol=1e-12)
+    np.testing.assert_array_equal(r["tiles"], r["tiles_one"])
 
 
 def test_cross_entropy_beyond_the_label_shift_takes_the_maximum():

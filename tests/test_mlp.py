@@ -103,6 +103,11 @@ def test_check_batch_names_the_problem():
     with pytest.raises(ValueError, match=r"batch t must have shape \(N, 10\)"):
         net.check_batch((jnp.zeros((10, 7)), jnp.zeros((10, 9))))
     net.check_batch((jnp.zeros((10, 7)), jnp.arange(10)))  # integer labels are fine
+    with pytest.raises(ValueError, match="batch t must hold integer class labels"):
+        net.check_batch((jnp.zeros((10, 7)), jnp.arange(10.0)))
+    with pytest.raises(ValueError, match=r"batch t labels must lie in 0..9, got values from "
+                                         r"-1 to 8"):
+        net.check_batch((jnp.zeros((10, 7)), jnp.arange(10) - 1))
 
 
 def test_wrong_input_width_is_named():
