@@ -94,6 +94,15 @@ def _log_levels(z, count: int = 30):
     return np.geomspace(lo, max(float(np.nanmax(z)), lo * 1.001), count)
 
 
+def log_colorbar(cs, ax, label: str = "loss"):
+    """A colorbar for log-normed filled contours, ticked at the powers of ten (the default
+    ticks sit on the contour levels, with labels like 1.47303e-03 that crowd the figure)."""
+    from matplotlib import ticker
+
+    return ax.figure.colorbar(cs, ax=ax, label=label, ticks=ticker.LogLocator(),
+                              format=ticker.LogFormatterSciNotation())
+
+
 def landscape_contour(ax, sl, *, trajectory=None, log: bool = True, colorbar: bool = True,
                       xlabel: str = "direction 1", ylabel: str = "direction 2"):
     """Filled contours of a :class:`analysis.landscape.Slice` (log-spaced levels by default),
@@ -107,12 +116,10 @@ def landscape_contour(ax, sl, *, trajectory=None, log: bool = True, colorbar: bo
     else:
         cs = ax.contourf(aa, bb, z, levels=30, cmap="viridis")
     ax.contour(aa, bb, z, levels=cs.levels[::3], colors="w", linewidths=0.4, alpha=0.6)
-    if colorbar:
-        from matplotlib import ticker
-
-        ax.figure.colorbar(cs, ax=ax, label="loss",
-                           ticks=ticker.LogLocator() if log else None,
-                           format=ticker.LogFormatterSciNotation() if log else None)
+    if colorbar and log:
+        log_colorbar(cs, ax)
+    elif colorbar:
+        ax.figure.colorbar(cs, ax=ax, label="loss")
     ax.plot(0, 0, "+", color="r", ms=9)
     if trajectory is not None:
         tr = np.asarray(trajectory)

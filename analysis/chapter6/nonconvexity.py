@@ -114,20 +114,22 @@ def run(settings: Settings, key: jax.Array, workdir=None) -> Result:
                                         - max(numbers["a"]["loss"], numbers["b"]["loss"]))}
     errata = _errata(numbers)
 
-    fig, axes = plots.figure(1, 3, width=4.4, height=3.6)
+    fig, axes = plots.figure(1, 3, width=4.4, height=3.6, layout="constrained")
     ax = axes[0, 0]
     ax.semilogy(ts, path, color=plots.PALETTE[0])
     for t_, name in ((0, "a"), (0.5, "c"), (1, "b")):
         ax.plot(t_, numbers[name]["loss"], "o", color="k")
+        right = name == "b"  # (b)'s label to its left, inside the axes
         ax.annotate(f"({name}) {numbers[name]['loss']:.2g}", (t_, numbers[name]["loss"]),
-                    textcoords="offset points", xytext=(4, 6), fontsize=8)
+                    textcoords="offset points", xytext=(-4 if right else 4, 6), fontsize=8,
+                    ha="right" if right else "left")
     ax.set(title="Straight path (a) -> (c) -> (b)", xlabel="t in (1 - t) a + t b",
            ylabel="loss (6.53)")
     ax = axes[0, 1]
     levels = np.geomspace(max(plane.min(), 1e-12), plane.max(), 25)
     cs = ax.contourf(su, sw, plane, levels=levels, norm=plots.LogNorm(), cmap="viridis",
                      extend="both")
-    fig.colorbar(cs, ax=ax, label="loss")
+    plots.log_colorbar(cs, ax)
     for name, v in (("a", va), ("b", vb), ("c", vc)):
         d = v - vc
         ax.plot(d @ u, d @ w, "o", color="w")

@@ -207,8 +207,7 @@ def cliff_figure(traces: dict, settings: Settings):
     levels = np.geomspace(1e-6, max(z.max(), 1e-5), 30)
     cs = ax.contourf(ws, bs, np.maximum(z, 1e-6), levels=levels, norm=plots.LogNorm(),
                      cmap="viridis")
-    bar = fig.colorbar(cs, ax=ax, label="loss")
-    bar.set_ticks([10.0 ** k for k in range(-6, int(np.log10(levels[-1])) + 1, 2)])
+    plots.log_colorbar(cs, ax)
     for (name, (ps, _, _)), color in zip(traces.items(), ("w", "#ff7f0e")):
         ax.plot(ps[:, 0], ps[:, 1], ".-", ms=2, lw=0.8, color=color, label=name)
     ax.set(title=f"Cliff: x_t = w s(x_t-1) + b, T = {settings.cliff_depth}", xlabel="w",
