@@ -103,6 +103,23 @@ def log_colorbar(cs, ax, label: str = "loss"):
                               format=ticker.LogFormatterSciNotation())
 
 
+def symlog(ax, which: str, linthresh: float, values) -> None:
+    """A symmetric-log scale on ``ax``'s ``which`` axis ("x" or "y"), ticked at 0 and at the
+    powers of ten above ``linthresh`` that ``values`` reach on each side (matplotlib's
+    default ticks at +-linthresh print on top of the one at 0)."""
+    getattr(ax, f"set_{which}scale")("symlog", linthresh=linthresh)
+    values = np.asarray(values, dtype=float)
+    first = int(np.floor(np.log10(linthresh))) + 1
+    ticks = [0.0]
+    for sign in (1.0, -1.0):
+        beyond = sign * values[sign * values > linthresh]
+        if beyond.size:
+            decades = range(first, int(np.ceil(np.log10(beyond.max()))) + 1)
+            step = 2 if len(decades) > 6 else 1
+            ticks += [sign * 10.0 ** k for k in decades[::-1][::step]]
+    getattr(ax, f"set_{which}ticks")(sorted(ticks))
+
+
 def landscape_contour(ax, sl, *, trajectory=None, log: bool = True, colorbar: bool = True,
                       xlabel: str = "direction 1", ylabel: str = "direction 2"):
     """Filled contours of a :class:`analysis.landscape.Slice` (log-spaced levels by default),

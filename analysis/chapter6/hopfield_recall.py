@@ -54,12 +54,15 @@ def run(settings: Settings, key: jax.Array, workdir=None) -> Result:
                           "converged": float(np.asarray(out.converged).mean())}}
     fig, axes = plots.figure(1, 1, width=5.0, height=3.6, layout="constrained")
     ax = axes[0, 0]
-    ax.hist(m, bins=np.linspace(-1, 1, 81), color=plots.PALETTE[0])
+    # from just below the lowest of the start and the end points: -1..1 would leave most of
+    # the axis empty; counts on a log scale, so a few failed probes still show
+    lo = max(-1.0, np.floor(10 * min(float(m.min()), float(m0.mean()))) / 10 - 0.05)
+    ax.hist(m, bins=np.linspace(lo, 1, 61), color=plots.PALETTE[0], log=True)
     ax.axvline(m0.mean(), color=plots.PALETTE[1], ls="--", label=f"start: {m0.mean():.2f}")
     ax.axvline(capacity.RETRIEVED, color="0.4", ls=":", label="retrieved above 0.9")
     ax.set(title=f"final overlaps, N = {n}, K = {k} ({settings.rule}), {flips} bits flipped",
            xlabel="overlap with the stored pattern", ylabel="probes")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left")
     summary = (f"{settings.trials} networks of K = {k} patterns in N = {n} neurons "
                f"({settings.rule}, K/N = {k / n:.3f}), probes {flips} bits away: "
                f"{retrieved:.1%} retrieved, mean final overlap {m.mean():.3f}.")

@@ -161,7 +161,7 @@ _LABELS = {"gd": "GD", "sgd": "SGD (1 sample)", "gd_noise": "GD + noise"}
 
 
 def escape_figure(tables: dict, numbers: dict, settings: Settings):
-    fig, axes = plots.figure(1, len(tables) + 1, width=3.6, height=3.1)
+    fig, axes = plots.figure(1, len(tables) + 1, width=3.6, height=3.1, layout="constrained")
     bins = np.arange(0, settings.steps + 2, max(1, settings.steps // 100))
     for ax, (label, table) in zip(axes[0], tables.items()):
         for m in studies.ESCAPE_METHODS:

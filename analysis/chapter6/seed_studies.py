@@ -66,12 +66,12 @@ def summarise(name: str, table: seeds.SeedTable, config: dict) -> dict:
 
 
 def figure(tables: dict, numbers: dict):
-    fig, axes = plots.figure(1, 3, width=3.8, height=3.2)
+    fig, axes = plots.figure(1, 3, width=4.0, height=3.4, layout="constrained")
     ax = axes[0, 0]
     loss = tables["two_sample"].columns["final_loss"]
     ax.hist(np.log10(np.maximum(loss, 1e-18)), bins=50, color=plots.PALETTE[0])
     ax.axvline(np.log10(studies.NEAR_ZERO_LOSS), color="k", ls="--", lw=1, label="near zero")
-    ax.set(title=f"Two-sample net: {numbers['two_sample']['fraction_converged']:.1%} reach "
+    ax.set(title=f"Two-sample net\n{numbers['two_sample']['fraction_converged']:.1%} reach "
                  f"~0 ({len(loss)} seeds)", xlabel="log10 final loss", ylabel="seeds")
     ax.legend(fontsize=7)
     ax = axes[0, 1]
@@ -81,7 +81,7 @@ def figure(tables: dict, numbers: dict):
     ax.set_yticks(range(len(agree)))
     ax.set_yticklabels([f"{label} = {lit}" for lit, label, _ in data.IRREGULAR], fontsize=7)
     ax.set(xlim=(0, 1), xlabel="fraction of seeds reading it as a person does",
-           title=f"Irregular digits: accuracy {n7['irregular_accuracy_mean']:.2f} "
+           title=f"Irregular digits\naccuracy {n7['irregular_accuracy_mean']:.2f} "
                  f"± {n7['irregular_accuracy_std']:.2f}")
     ax = axes[0, 2]
     x = tables["xor"].columns
@@ -89,7 +89,7 @@ def figure(tables: dict, numbers: dict):
     bins = np.linspace(np.log10(max(x["final_loss"].min(), 1e-12)), np.log10(x["final_loss"].max()) + 1e-9, 40)
     ax.hist(np.log10(x["final_loss"][~failed]), bins=bins, color=plots.PALETTE[2], label="solved")
     ax.hist(np.log10(x["final_loss"][failed]), bins=bins, color=plots.PALETTE[3], label="failed")
-    ax.set(title=f"XOR 2-2-1: {numbers['xor']['fraction_failed']:.1%} fail "
+    ax.set(title=f"XOR 2-2-1\n{numbers['xor']['fraction_failed']:.1%} fail "
                  f"({len(failed)} seeds)", xlabel="log10 final loss", ylabel="seeds")
     ax.legend(fontsize=7)
     return fig

@@ -103,7 +103,7 @@ def figure(results: dict):
         ax.plot(np.arange(p), exact, ".", ms=4, color=plots.PALETTE[0], label="exact (eigh)")
         ax.plot(ranks, pairs.values, "o", mfc="none", color=plots.PALETTE[1], ms=8,
                 label="Lanczos (HVPs only)")
-        ax.set_yscale("symlog", linthresh=linthresh)
+        plots.symlog(ax, "y", linthresh, exact)
         ax.set(title=f"{name}: {n['verdict']} (|grad| {n['gradient_norm']:.1g})\n"
                      f"{n['index']} negative, {n['nullity']} within {n['tolerance']:.0e} of 0",
                xlabel="eigenvalue rank", ylabel="eigenvalue")
@@ -115,7 +115,7 @@ def figure(results: dict):
         cdf = np.cumsum(density.weights.ravel()[order]) / density.weights.shape[0]
         ax.step(density.nodes.ravel()[order], cdf, where="post", ls="--",
                 color=plots.PALETTE[1], label=f"SLQ ({density.weights.shape[0]} probes)")
-        ax.set_xscale("symlog", linthresh=linthresh)
+        plots.symlog(ax, "x", linthresh, exact)
         tr = n["trace"]
         ax.set(title=f"trace {tr['exact']:.4g}; Hutchinson {tr['estimate']:.4g} "
                      f"± {tr['stderr']:.2g}", xlabel="eigenvalue",
