@@ -219,9 +219,9 @@ def _loss_features_major(model: mlp_lib.MLP, z, targets, labels: bool):
     middle axis is many times slower on XLA:CPU); ``targets`` is then (K, N), one-hot for
     integer ``labels``. With labels the per-sample loss is ``ln sum_k exp(z_k - z_t)``: the
     label's own logit is the shift, so no maximum is needed and the sum, holding exp(0) = 1,
-    is never below 1; where
-    a sample's loss is so large that a term overflows (above ~88 nats in float32) the block
-    takes the general form, ``lse(z) sum_k t_k - sum_k t_k z_k`` shifted by the maximum.
+    is never below 1. Where a sample's loss is so large that a term overflows (above ~88 nats
+    in float32) the tile takes the general form, ``lse(z) sum_k t_k - sum_k t_k z_k`` shifted
+    by the maximum.
     Other losses, and cross-entropy over more than :data:`UNROLLED_CLASSES` classes, go
     through the model's own code.
     """
