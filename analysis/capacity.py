@@ -129,8 +129,9 @@ def retrieval(key: jax.Array, n: int, alphas, trials: int, *, rule: str = "hebb"
     as few calls as keep their weights under ``memory`` bytes (all of them at N = 1,000; 7 at
     a time at N = 4,000, rounded up to a multiple of the devices). Network r (load
     ``r // trials``) stores ``store_random(key, ...)``'s patterns and sweeps in the orders
-    ``hopfield.sweep_orders(fold_in(key, 1), ...)``, whatever the batching, so results do not depend on ``memory``, nor on ``devices`` (default: all local
-    devices; the dynamics of each call are dealt over them, see ``relax_many``).
+    ``hopfield.sweep_orders(fold_in(key, 1), ...)``, whatever the batching, so results do
+    not depend on ``memory``, nor on ``devices`` (default: all local devices; the dynamics
+    of each call are dealt over them, see ``relax_many``).
     """
     alphas = np.asarray(alphas, float)
     if alphas.ndim != 1 or alphas.size == 0 or not np.all((alphas > 0) & (alphas < 1)):
@@ -143,9 +144,7 @@ def retrieval(key: jax.Array, n: int, alphas, trials: int, *, rule: str = "hebb"
     ks = np.maximum(1, np.round(alphas * n).astype(int))
     k_of = np.repeat(ks, trials)
     r, kmax = len(k_of), int(ks.max())
-    devices = tuple(jax.local_devices() if devices is None else devices)
-    if not devices:
-        raise ValueError("devices must name at least one device")
+    devices = _checks.devices(devices)
     d = len(devices)
     per_call = int(max(1, min(r, memory // (3 * 4 * n * n))))   # W, its transpose, slack
     per_call = -(-per_call // d) * d    # every device a block (at most d - 1 over the budget)

@@ -38,6 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from ch6jax import _checks
 from ch6jax import mlp as mlp_lib
 
 from . import hessian as hessian_lib
@@ -348,9 +349,7 @@ def mlp_slice_2d(model: mlp_lib.MLP, params, batch, d1, d2, *, span: float = 1.0
     if not isinstance(model, mlp_lib.MLP):
         raise ValueError(f"model must be a ch6jax.mlp.MLP, got {type(model).__name__}")
     model.check_batch(batch)
-    devices = jax.local_devices() if devices is None else list(devices)
-    if not devices:
-        raise ValueError("devices must name at least one device")
+    devices = _checks.devices(devices)
     v0, unravel, u, w, s, _ = _plane(params, d1, d2, span, grid)
     # a point's share of a tile: its activations, and its mixed copy of the largest weights
     per_point = batch[0].shape[0] * max(model.sizes[1:]) + max(

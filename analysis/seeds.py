@@ -45,6 +45,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from ch6jax import _checks
+
 from ._io import atomic_write, npz_bytes
 
 MANIFEST_FORMAT = 1
@@ -293,9 +295,7 @@ def run_study(study: Callable, n_seeds: int, *, config: dict | None = None, chun
     block = _check_int("block", block, 1)
     root_seed = _check_int("root_seed", root_seed, 0)
     config = dict(config or {})
-    devices = jax.local_devices() if devices is None else list(devices)
-    if not devices:
-        raise ValueError("devices must name at least one device")
+    devices = _checks.devices(devices)
     name = name or getattr(study, "__name__", "study")
     identity = _identity(name, config, root_seed, block)
 

@@ -98,6 +98,14 @@ def choice(name: str, value, options) -> str:
     return value
 
 
+def devices(devices) -> tuple:
+    """The devices to run on: all local devices when None, else the given ones (at least one)."""
+    devices = tuple(jax.local_devices() if devices is None else devices)
+    if not devices:
+        raise ValueError("devices must name at least one device")
+    return devices
+
+
 def same_length(names: tuple[str, ...], *arrays) -> int:
     lengths = {n: int(a.shape[0]) for n, a in zip(names, arrays)}
     if len(set(lengths.values())) > 1:

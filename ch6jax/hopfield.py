@@ -423,9 +423,7 @@ def relax_many(Ws, probes, *, key: jax.Array, max_sweeps: int = 100, counts=None
     # rounded; otherwise run as given (see _exact_scale)
     facts = _integer_scale(Ws, jnp.zeros(n, Ws.dtype))
     weight_type, field_type = _lane_types(facts.largest, facts.field_bound)
-    devices = tuple(jax.local_devices() if devices is None else devices)
-    if not devices:
-        raise ValueError("devices must name at least one device")
+    devices = _checks.devices(devices)
     if len(devices) > 1:      # every device a block of networks of every size
         order = _deal(counts, len(devices))
         take = jnp.asarray(np.maximum(order, 0))
